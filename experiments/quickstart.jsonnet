@@ -1,0 +1,23 @@
+// Quickstart: MT-TARTAN on citation_intent (ACL-ARC) with a small from-scratch encoder, TAPT and
+// DAPT masked-LM auxiliary tasks and uniform weights. Runs in a few minutes on 2 CPU cores.
+// Ext-vars: steps (default 300).
+local ext = import 'lib/ext.libsonnet';
+local lib = import 'lib/tartan.libsonnet';
+local task = lib.tasks.citation_intent;
+
+{
+  description: 'MT-TARTAN quickstart on citation_intent with a small from-scratch encoder',
+  body: lib.body('scratch', task, 128) + { hidden_size: 128, num_layers: 2, num_heads: 2, intermediate_size: 512 },
+  end_task: lib.end_task(task, 16),
+  aux_tasks: [lib.tapt(task, 16), lib.dapt(task, 16)],
+  weighter: { type: 'uniform' },
+  trainer: {
+    type: 'tartan',
+    max_steps: ext.number('steps', 300),
+    body_lr: 5e-4,
+    head_lr: 1e-3,
+    warmup_fraction: 0.06,
+    eval_every: 50,
+    patience: 4,
+  },
+}

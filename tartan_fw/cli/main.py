@@ -1,0 +1,194 @@
+"""The ``tartan-fw`` command line. Heavy imports happen inside commands so ``--help`` is instant."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from tartan_fw.errors import TartanError
+
+
+def _fail_cleanly(command: Callable) -> Callable:
+    """Project errors become one line on stderr and exit code 2 (a traceback only with --debug)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except TartanError as err:
+            if click.get_current_context().find_root().params.get("debug"):
+                raise
+            click.echo(f"error: {err}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+@click.group()
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.option("--include-package", "include", multiple=True, help="Import a plugin module first (repeatable).")
+@click.pass_context
+def cli(context: click.Context, debug: bool, include: tuple[str, ...]) -> None:
+    """tartan-fw: end-task aware training (MT-TARTAN, META-TARTAN) from Jsonnet experiments."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("tartan_fw").setLevel(logging.INFO)
+    context.obj = {"include": list(include)}
+
+
+def _config_from_cli(config_file: str, ext_var: tuple[str, ...], override: tuple[str, ...],
+                     overrides: str | None, include: list[str]) -> tuple[dict, dict]:
+    from tartan_fw.common.config import load_config, parse_assignment
+    from tartan_fw.plugins import load_plugins
+
+    ext_vars = dict(parse_assignment(item, "--ext-var") for item in ext_var)
+    dotted = [parse_assignment(item, "-o") for item in override]
+    config = load_config(Path(config_file), ext_vars, overrides, dotted)
+    load_plugins([*include, *config.get("include", [])])
+    return config, ext_vars
+
+
+_config_options = [
+    click.argument("config_file", type=click.Path(dir_okay=False)),
+    click.option("--ext-var", multiple=True, metavar="KEY=VALUE", help="A Jsonnet external variable (repeatable)."),
+    click.option("-o", "--override", multiple=True, metavar="DOTTED.KEY=VALUE", help="Set one config value (repeatable)."),
+    click.option("--overrides", metavar="JSON", help="A JSON object deep-merged into the config."),
+]
+
+
+def config_options(command: Callable) -> Callable:
+    for option in reversed(_config_options):
+        command = option(command)
+    return command
+
+
+@cli.command()
+@config_options
+@click.option("-s", "--serialization-dir", "output", type=click.Path(file_okay=False), help="Run directory.")
+@click.option("--seed", type=int, help="Overrides the config's seed.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--force", is_flag=True, help="Replace an existing run directory.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_obj
+@_fail_cleanly
+def run(obj: dict, config_file: str, ext_var: tuple, override: tuple, overrides: str | None, output: str | None,
+        seed: int | None, device: str, force: bool, quiet: bool) -> None:
+    """Train and evaluate an experiment; writes the run directory and metrics.json."""
+    from rich.console import Console
+
+    from tartan_fw.experiment import resolve_device, run_experiment
+
+    config, ext_vars = _config_from_cli(config_file, ext_var, override, overrides, obj["include"])
+    if seed is not None:
+        config["seed"] = seed
+    directory = Path(output or Path("runs") / f"{Path(config_file).stem}-seed{config.get('seed', 0)}")
+    metrics = run_experiment(config, directory, resolve_device(device), force, not quiet, ext_vars)
+    metric = metrics["metric"]
+    Console().print(
+        f"[bold]{directory}[/]: dev {metric} {metrics['best_dev'].get(metric, float('nan')):.4f} "
+        f"(step {metrics['best_step']}), test {metric} {metrics['test'][metric]:.4f}"
+    )
+
+
+@cli.command()
+@config_options
+@click.pass_obj
+@_fail_cleanly
+def validate(obj: dict, config_file: str, ext_var: tuple, override: tuple, overrides: str | None) -> None:
+    """Check a config against the registry without loading models or data."""
+    from tartan_fw.common.from_config import validate as validate_config
+    from tartan_fw.errors import ConfigurationError
+    from tartan_fw.experiment import Experiment
+
+    config, _ = _config_from_cli(config_file, ext_var, override, overrides, obj["include"])
+    problems = validate_config(Experiment, config)
+    if problems:
+        raise ConfigurationError([f"{config_file}: {p}" for p in problems])
+    click.echo(f"{config_file}: ok")
+
+
+@cli.command(name="list")
+@click.argument("family", required=False)
+@click.pass_obj
+@_fail_cleanly
+def list_components(obj: dict, family: str | None) -> None:
+    """Every registered component with its parameters and one-line doc."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tartan_fw.common.from_config import constructor_parameters
+    from tartan_fw.common.registrable import families
+    from tartan_fw.plugins import load_plugins
+    import tartan_fw.experiment  # noqa: F401  (registers the built-in components)
+
+    load_plugins(obj["include"])
+    chosen = [f for f in families() if family in (None, f.family)]
+    if not chosen:
+        raise TartanError(f"unknown family '{family}'; families: {', '.join(f.family for f in families())}")
+    console = Console()
+    for base in chosen:
+        table = Table(title=base.family, show_lines=False, title_justify="left")
+        for column in ("name", "parameters", "description"):
+            table.add_column(column)
+        for name in base.list_available():
+            cls = base.by_name(name)
+            injected = set(getattr(base, "injected_parameters", ()))
+            params = ", ".join(
+                f"{p}" + ("" if d is _missing_default() else f"={d!r}")
+                for p, _, d in constructor_parameters(cls) if p not in injected
+            )
+            doc = (cls.__doc__ or "").strip().splitlines()
+            table.add_row(name, params, doc[0] if doc else "")
+        console.print(table)
+
+
+def _missing_default() -> Any:
+    from tartan_fw.common.from_config import _MISSING
+
+    return _MISSING
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--split", type=click.Choice(["dev", "test"]), default="test", show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@_fail_cleanly
+def evaluate(run_dir: str, split: str, device: str) -> None:
+    """Reload a run's best checkpoint and recompute the end-task metrics."""
+    from tartan_fw.experiment import load_run, resolve_device
+
+    run = load_run(Path(run_dir), resolve_device(device))
+    metrics = run.evaluate(split)
+    click.echo(json.dumps({"split": split, "metric": run.end_task.metric, **metrics}, indent=2))
+
+
+@cli.group()
+def data() -> None:
+    """Task data: download the public release into the data root."""
+
+
+@data.command()
+@click.argument("task")
+@click.option("--to", "target", type=click.Path(file_okay=False), help="Data root (default: $TARTAN_DATA or the cache).")
+@_fail_cleanly
+def fetch(task: str, target: str | None) -> None:
+    """Download TASK's train/dev/test files (and derive its train.txt corpus)."""
+    from tartan_fw.data.root import default_data_root, fetch_task
+
+    root = Path(target) if target else default_data_root()
+    for path in fetch_task(task, root):
+        click.echo(str(path))
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

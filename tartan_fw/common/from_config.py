@@ -1,0 +1,236 @@
+"""Build components from config dicts by reading their constructors' signatures.
+
+Only a small subset of annotations is understood (primitives, registrable and plain classes,
+``list``/``dict``/``Optional``/``Union``/``Literal`` of those, and :class:`Lazy`), which keeps
+the rules predictable. Every problem in the whole tree is collected before anything fails.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import types
+import typing
+from typing import Any, ClassVar, Generic, Literal, TypeVar, Union, get_args, get_origin
+
+from tartan_fw.common.registrable import Registrable, unknown_name_message
+from tartan_fw.errors import ConfigurationError, TartanError
+
+T = TypeVar("T")
+_MISSING = object()
+
+
+class Injected:
+    """Placeholder for a runtime dependency while a config is only being validated."""
+
+
+class Lazy(Generic[T]):
+    """A component validated now and built later, once its runtime dependencies exist.
+
+    The family declares those dependencies in ``injected_parameters`` (a head needs the body,
+    for instance); ``construct`` passes the ones the chosen class accepts.
+    """
+
+    def __init__(self, cls: type, config: dict[str, Any], path: str) -> None:
+        self.cls = cls
+        self.config = config
+        self.path = path
+
+    def construct(self, **injected: Any) -> T:
+        errors: list[str] = []
+        built = _construct_class(self.cls, self.config, self.path, errors, injected, build=True)
+        if errors:
+            raise ConfigurationError(errors)
+        return built
+
+    def __repr__(self) -> str:
+        return f"Lazy({self.cls.__name__}, {self.config!r})"
+
+
+def build(cls: type[T], config: dict[str, Any], path: str = "") -> T:
+    """Construct ``cls`` from ``config``; raise one ConfigurationError listing every problem."""
+    errors: list[str] = []
+    built = _resolve(cls, config, path, errors, build=True)
+    if errors:
+        raise ConfigurationError(errors)
+    return built
+
+
+def validate(cls: type, config: dict[str, Any], path: str = "") -> list[str]:
+    """Every problem ``build`` would report, found without constructing anything."""
+    errors: list[str] = []
+    _resolve(cls, config, path, errors, build=False)
+    return errors
+
+
+def _join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def _where(path: str) -> str:
+    return path or "<top level>"
+
+
+def _type_name(annotation: Any) -> str:
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
+
+
+def _resolve(annotation: Any, value: Any, path: str, errors: list[str], build: bool) -> Any:
+    origin = get_origin(annotation)
+    args = get_args(annotation)
+    if annotation is Any or annotation is inspect.Parameter.empty:
+        return value
+    if origin in (Union, types.UnionType):
+        return _resolve_union(args, value, path, errors, build)
+    if origin is Literal:
+        if value not in args:
+            errors.append(f"{_where(path)}: {value!r} is not one of {', '.join(map(repr, args))}")
+        return value
+    if origin in (list, tuple, typing.Sequence) or annotation in (list, tuple):
+        if not isinstance(value, list):
+            errors.append(f"{_where(path)}: expected a list, got {type(value).__name__} {value!r}")
+            return value
+        item_type = args[0] if args else Any
+        return [_resolve(item_type, item, _join(path, i), errors, build) for i, item in enumerate(value)]
+    if origin is dict or annotation is dict:
+        if not isinstance(value, dict):
+            errors.append(f"{_where(path)}: expected an object, got {type(value).__name__} {value!r}")
+            return value
+        value_type = args[1] if args else Any
+        return {k: _resolve(value_type, v, _join(path, k), errors, build) for k, v in value.items()}
+    if origin is Lazy:
+        return _resolve_component(args[0], value, path, errors, build=False, lazy=True)
+    if annotation in (int, float, str, bool):
+        return _check_primitive(annotation, value, path, errors)
+    if annotation is type(None):
+        if value is not None:
+            errors.append(f"{_where(path)}: expected null, got {value!r}")
+        return None
+    if isinstance(annotation, type):
+        return _resolve_component(annotation, value, path, errors, build, lazy=False)
+    raise TypeError(f"{_where(path)}: unsupported annotation {annotation!r}")
+
+
+def _check_primitive(kind: type, value: Any, path: str, errors: list[str]) -> Any:
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    errors.append(f"{_where(path)}: expected {kind.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _resolve_union(args: tuple, value: Any, path: str, errors: list[str], build: bool) -> Any:
+    if value is None:
+        if type(None) in args:
+            return None
+        errors.append(f"{_where(path)}: null is not allowed here")
+        return None
+    candidates = [a for a in args if a is not type(None)]
+    attempts: list[list[str]] = []
+    for candidate in candidates:
+        trial: list[str] = []
+        resolved = _resolve(candidate, value, path, trial, build)
+        if not trial:
+            return resolved
+        attempts.append(trial)
+    if len(candidates) == 1:
+        errors.extend(attempts[0])
+    else:
+        names = " or ".join(_type_name(c) for c in candidates)
+        errors.append(f"{_where(path)}: expected {names}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _resolve_component(
+    base: type, value: Any, path: str, errors: list[str], build: bool, lazy: bool
+) -> Any:
+    if not isinstance(value, dict):
+        errors.append(f"{_where(path)}: expected an object with the parameters of {base.__name__}, got {value!r}")
+        return value
+    cls = base
+    if issubclass(base, Registrable) and Registrable in base.__bases__:
+        type_name = value.get("type", base.default_implementation)
+        if type_name is None:
+            errors.append(
+                f"{_join(path, 'type')}: missing; choose a {base.family} "
+                f"(registered: {', '.join(base.list_available())})"
+            )
+            return value
+        try:
+            cls = base.by_name(type_name)
+        except KeyError as err:
+            errors.append(f"{_join(path, 'type')}: {err.args[0]}")
+            return value
+    injected = {name: Injected() for name in getattr(base, "injected_parameters", ())}
+    before = len(errors)
+    built = _construct_class(cls, value, path, errors, injected, build=build and not lazy)
+    if lazy and len(errors) == before:
+        return Lazy(cls, value, path)
+    return built
+
+
+def constructor_parameters(cls: type) -> list[tuple[str, Any, Any]]:
+    """(name, annotation, default) for each constructor parameter; the config reference."""
+    init = cls.__init__
+    if init is object.__init__:
+        return []
+    signature = inspect.signature(init)
+    hints = typing.get_type_hints(init)
+    params = []
+    for name, param in list(signature.parameters.items())[1:]:
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise TypeError(f"{cls.__qualname__}: components may not take *args or **kwargs")
+        default = _MISSING if param.default is inspect.Parameter.empty else param.default
+        params.append((name, hints.get(name, Any), default))
+    return params
+
+
+def _construct_class(
+    cls: type, config: dict[str, Any], path: str, errors: list[str], injected: dict[str, Any], build: bool
+) -> Any:
+    params = constructor_parameters(cls)
+    accepted = {name for name, _, _ in params}
+    before = len(errors)
+    for key in config:
+        if key == "type" or key in accepted:
+            continue
+        if key in injected:
+            errors.append(f"{_join(path, key)}: set by the framework at run time; remove it from the config")
+            continue
+        close = difflib.get_close_matches(key, sorted(accepted), n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        errors.append(
+            f"{_join(path, key)}: unknown parameter for {_display_name(cls)} "
+            f"({hint}accepted: {', '.join(sorted(accepted - set(injected))) or 'none'})"
+        )
+    kwargs: dict[str, Any] = {}
+    for name, annotation, default in params:
+        if name in injected:
+            kwargs[name] = injected[name]
+        elif name in config:
+            kwargs[name] = _resolve(annotation, config[name], _join(path, name), errors, build)
+        elif default is _MISSING:
+            errors.append(f"{_join(path, name)}: missing required parameter of {_display_name(cls)} ({_type_name(annotation)})")
+    if not build or len(errors) > before:
+        return None
+    try:
+        return cls(**kwargs)
+    except (ValueError, TartanError) as err:
+        errors.append(f"{_where(path)}: {err}")
+        return None
+
+
+def _display_name(cls: type) -> str:
+    for base in cls.__mro__[1:]:
+        if isinstance(base, type) and issubclass(base, Registrable) and Registrable in base.__bases__:
+            name = base.registered_name(cls)
+            if name:
+                return f"{base.family} '{name}'"
+    return cls.__name__
+
+

@@ -1,0 +1,80 @@
+"""Batches: a cycling, reshuffled stream of indices per task, and padding to the batch's longest text."""
+
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+import torch
+
+from tartan_fw.data.tokenized import TokenizedTexts
+
+Batch = dict[str, torch.Tensor]
+
+
+class IndexStream:
+    """Endless batches of example indices, reshuffled each epoch; its state resumes exactly."""
+
+    def __init__(self, size: int, batch_size: int, seed: int) -> None:
+        self.size = size
+        self.batch_size = batch_size
+        self.seed = seed
+        self.epoch = 0
+        self.position = 0
+        self._order = self._shuffle()
+
+    def _shuffle(self) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return torch.randperm(self.size, generator=generator)
+
+    def next(self) -> torch.Tensor:
+        chunks = []
+        needed = self.batch_size
+        while needed:
+            take = self._order[self.position : self.position + needed]
+            chunks.append(take)
+            needed -= len(take)
+            self.position += len(take)
+            if self.position >= self.size:
+                self.epoch += 1
+                self.position = 0
+                self._order = self._shuffle()
+        return torch.cat(chunks)
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch, self.position = state["epoch"], state["position"]
+        self._order = self._shuffle()
+
+
+def pad(sequences: list[torch.Tensor], pad_id: int) -> Batch:
+    """Right-pad to the longest sequence of the batch (dynamic padding)."""
+    longest = max(len(s) for s in sequences)
+    input_ids = torch.full((len(sequences), longest), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(sequences), longest), dtype=torch.long)
+    for row, sequence in enumerate(sequences):
+        input_ids[row, : len(sequence)] = sequence
+        attention_mask[row, : len(sequence)] = 1
+    return {"input_ids": input_ids, "attention_mask": attention_mask}
+
+
+def ordered_batches(texts: TokenizedTexts, batch_size: int, pad_id: int, labels: Optional[torch.Tensor] = None) -> Iterator[Batch]:
+    """Every example once, in length order so padding stays small (evaluation)."""
+    order = torch.argsort(texts.lengths(), stable=True)
+    for start in range(0, len(order), batch_size):
+        chosen = order[start : start + batch_size]
+        batch = pad([texts[i] for i in chosen.tolist()], pad_id)
+        batch["index"] = chosen
+        if labels is not None:
+            batch["labels"] = labels[chosen]
+        yield batch
+
+
+def split_batch(batch: Batch, parts: int) -> list[Batch]:
+    """``parts`` micro-batches of (nearly) equal size, for gradient accumulation."""
+    size = len(batch["input_ids"])
+    if parts > size:
+        raise ValueError(f"cannot split a batch of {size} into {parts} micro-batches")
+    bounds = torch.linspace(0, size, parts + 1).round().long().tolist()
+    return [{k: v[a:b] if v.dim() else v for k, v in batch.items()} for a, b in zip(bounds, bounds[1:])]

@@ -1,0 +1,124 @@
+"""Where task files live, and how missing ones are fetched from the public release."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Optional
+
+from tartan_fw.errors import DataError
+
+RELEASE_URL = "https://allennlp.s3-us-west-2.amazonaws.com/dont_stop_pretraining/data"
+TASKS = ("chemprot", "citation_intent", "sciie", "hyperpartisan")
+SPLITS = ("train", "dev", "test")
+
+
+def default_data_root() -> Path:
+    """``$TARTAN_DATA`` when set, else a cache folder in the user's home."""
+    if os.environ.get("TARTAN_DATA"):
+        return Path(os.environ["TARTAN_DATA"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tartan_fw" / "data"
+
+
+def release_url() -> str:
+    return os.environ.get("TARTAN_DATA_URL", RELEASE_URL).rstrip("/")
+
+
+class DataRoot:
+    """Resolves ``<task>/<file>`` paths and fetches the release's files when they are missing."""
+
+    def __init__(self, root: Optional[str | Path] = None, fetch_missing: bool = True) -> None:
+        self.path = Path(root).expanduser() if root else default_data_root()
+        self.fetch_missing = fetch_missing
+
+    def file(self, relative: str) -> Path:
+        path = Path(relative).expanduser()
+        if path.is_absolute():
+            if not path.exists():
+                raise DataError(f"{path}: data file not found")
+            return path
+        path = self.path / relative
+        if path.exists():
+            return path
+        task = Path(relative).parts[0]
+        if self.fetch_missing and fetchable(relative):
+            fetch_task(task, self.path)
+            return path
+        raise DataError(missing_message(path, relative))
+
+
+def fetchable(relative: str) -> bool:
+    parts = Path(relative).parts
+    return len(parts) == 2 and parts[0] in TASKS and parts[1] in {f"{s}.jsonl" for s in SPLITS} | {"train.txt"}
+
+
+def missing_message(path: Path, relative: str) -> str:
+    task = Path(relative).parts[0]
+    if fetchable(relative):
+        how = f"run 'tartan-fw data fetch {task}' where there is internet, or set TARTAN_DATA to a folder holding {relative}"
+    else:
+        how = f"this file is not in the public release: place it at {path} or set TARTAN_DATA to a folder holding {relative}"
+    return f"{path}: data file not found; {how}"
+
+
+def fetch_task(task: str, root: Path) -> list[Path]:
+    """Download a task's splits into ``root/task`` and derive ``train.txt`` (its TAPT corpus)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    if task not in TASKS:
+        raise DataError(f"unknown task '{task}'; the release has: {', '.join(TASKS)}")
+    target = root / task
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, transient=True) as progress:
+        for split in SPLITS:
+            destination = target / f"{split}.jsonl"
+            if not destination.exists():
+                _download(f"{release_url()}/{task}/{split}.jsonl", destination, progress)
+            written.append(destination)
+    corpus = target / "train.txt"
+    if not corpus.exists():
+        _atomic_write_text(corpus, "".join(_texts(target / "train.jsonl")))
+    written.append(corpus)
+    return written
+
+
+def _texts(path: Path) -> list[str]:
+    lines = []
+    with path.open(encoding="utf-8") as records:
+        for line in records:
+            if line.strip():
+                text = " ".join(json.loads(line)["text"].split())
+                lines.append(text + "\n")
+    return lines
+
+
+def _download(url: str, destination: Path, progress) -> None:
+    job = progress.add_task(f"{destination.parent.name}/{destination.name}", total=None)
+    handle, partial = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
+    try:
+        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
+            progress.update(job, total=int(response.headers.get("Content-Length") or 0) or None)
+            while chunk := response.read(1 << 16):
+                out.write(chunk)
+                progress.advance(job, len(chunk))
+        os.replace(partial, destination)
+    except (urllib.error.URLError, OSError) as err:
+        Path(partial).unlink(missing_ok=True)
+        reason = getattr(err, "reason", err)
+        raise DataError(
+            f"cannot download {url} ({reason}); offline? copy the task's files to {destination.parent} "
+            f"or point TARTAN_DATA at a folder that has them"
+        ) from err
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(partial, path)

@@ -1,0 +1,24 @@
+"""One exception root for the project's own errors, so the CLI can print them as one line."""
+
+from __future__ import annotations
+
+
+class TartanError(Exception):
+    """An error the user can fix; the message says where and what to do."""
+
+
+class ConfigurationError(TartanError):
+    """Every problem found in one experiment config, reported together."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+    def __str__(self) -> str:
+        if len(self.problems) == 1:
+            return self.problems[0]
+        return f"{len(self.problems)} config errors:\n" + "\n".join(f"  {p}" for p in self.problems)
+
+
+class DataError(TartanError):
+    """Bad or missing data; the message names the file (and line)."""

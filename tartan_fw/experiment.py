@@ -1,0 +1,165 @@
+"""The top level of an experiment file, and running one into a run directory."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, List, Optional
+
+import torch
+
+from tartan_fw.common.from_config import Lazy, build
+from tartan_fw.data.root import DataRoot
+from tartan_fw.errors import TartanError
+from tartan_fw.models.bodies import Body
+from tartan_fw.tasks import AuxTask, EndTask
+from tartan_fw.training.checkpoint import load_end_task_model
+from tartan_fw.training.logging import TensorBoardLogger
+from tartan_fw.training.trainer import Run, TartanTrainer, Trainer
+from tartan_fw.weighters import UniformWeighter, Weighter
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.json"
+
+
+class Experiment:
+    """An experiment: a shared body, the end-task, auxiliary tasks, a weighter and a trainer.
+
+    Args:
+        body: the shared encoder (``huggingface`` or ``scratch``).
+        end_task: the task to do well on.
+        aux_tasks: auxiliary objectives trained alongside it (none: plain fine-tuning).
+        weighter: how task gradients are mixed (default ``uniform``: MT-TARTAN).
+        trainer: the training loop's settings.
+        seed: seeds data order, masking and initialisation.
+        data_root: folder of ``<task>/<file>`` data (default ``$TARTAN_DATA``).
+        include: plugin modules to import before the rest of the config is read.
+        description: free text, kept in the run directory.
+    """
+
+    def __init__(
+        self,
+        body: Lazy[Body],
+        end_task: EndTask,
+        aux_tasks: Optional[List[AuxTask]] = None,
+        weighter: Optional[Weighter] = None,
+        trainer: Optional[Trainer] = None,
+        seed: int = 0,
+        data_root: Optional[str] = None,
+        include: Optional[List[str]] = None,
+        description: str = "",
+    ) -> None:
+        self.body = body
+        self.end_task = end_task
+        self.aux_tasks = aux_tasks or []
+        self.weighter = weighter or UniformWeighter()
+        self.trainer = trainer or TartanTrainer()
+        self.seed = seed
+        self.data_root = data_root
+        self.include = include or []
+        names = [end_task.name, *(t.name for t in self.aux_tasks)]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"task names must be unique; repeated: {', '.join(duplicates)}")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+    try:
+        import numpy
+
+        numpy.random.seed(seed)
+    except ImportError:
+        pass
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TartanError("--device cuda: no CUDA device is available; use --device cpu")
+    return torch.device(name)
+
+
+def prepare(experiment: Experiment, device: torch.device, with_aux: bool = True) -> tuple[Body, list[AuxTask]]:
+    """Build the body and read every task's data (all input errors surface here)."""
+    seed_everything(experiment.seed)
+    data_root = DataRoot(experiment.data_root)
+    body = experiment.body.construct(data_root=data_root)
+    experiment.end_task.setup(body, data_root, experiment.seed)
+    aux_tasks = experiment.aux_tasks if with_aux else []
+    for task in aux_tasks:
+        task.setup(body, data_root, experiment.seed)
+    body.to(device)
+    for task in [experiment.end_task, *aux_tasks]:
+        task.head.to(device)
+    return body, aux_tasks
+
+
+def run_experiment(
+    config: dict[str, Any],
+    directory: Path,
+    device: torch.device,
+    force: bool = False,
+    show_progress: bool = True,
+    ext_vars: Optional[dict[str, str]] = None,
+) -> dict[str, Any]:
+    """Train and evaluate ``config`` into ``directory``; returns the metrics written there."""
+    if directory.exists() and any(directory.iterdir()) and not force:
+        raise TartanError(f"{directory}: run directory exists; choose another with -s or pass --force")
+    experiment = build(Experiment, config)
+    body, aux_tasks = prepare(experiment, device)
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    write_json(directory / CONFIG_FILE, config)
+    write_json(directory / "ext_vars.json", ext_vars or {})
+    write_json(directory / "labels.json", experiment.end_task.labels)
+    handler = logging.FileHandler(directory / "log.txt")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger("tartan_fw").addHandler(handler)
+    logger = TensorBoardLogger(directory / "tensorboard", config)
+    run = Run(body, experiment.end_task, aux_tasks, experiment.weighter, directory, device, experiment.seed,
+              logger, show_progress)
+    try:
+        metrics = experiment.trainer.fit(run)
+    finally:
+        logger.close()
+        logging.getLogger("tartan_fw").removeHandler(handler)
+        handler.close()
+    write_json(directory / METRICS_FILE, metrics)
+    return metrics
+
+
+def load_run(directory: Path, device: torch.device) -> Run:
+    """A finished run's end-task model (best checkpoint) with its data, for evaluation and prediction."""
+    config_path = directory / CONFIG_FILE
+    if not config_path.exists():
+        raise TartanError(f"{directory}: not a run directory (no {CONFIG_FILE}); pass the -s folder of a finished run")
+    config = json.loads(config_path.read_text())
+    from tartan_fw.plugins import load_plugins
+
+    load_plugins(config.get("include", []))
+    experiment = build(Experiment, config)
+    body, _ = prepare(experiment, device, with_aux=False)
+    run = Run(body, experiment.end_task, [], experiment.weighter, directory, device, experiment.seed, show_progress=False)
+    if not run.best_path.exists():
+        raise TartanError(f"{run.best_path}: no checkpoint; the run did not finish an evaluation")
+    load_end_task_model(body, experiment.end_task.head, run.best_path)
+    return run
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Atomic: written beside ``path`` and renamed."""
+    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(handle, "w") as out:
+        json.dump(value, out, indent=2)
+        out.write("\n")
+    os.chmod(partial, 0o644)
+    os.replace(partial, path)

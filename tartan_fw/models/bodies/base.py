@@ -1,0 +1,69 @@
+"""The shared encoder body: every task's head reads its hidden states."""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, ClassVar, Optional
+
+import torch
+from torch import nn
+
+from tartan_fw.common.registrable import Registrable
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+
+class Body(Registrable, nn.Module):
+    """A Hugging Face encoder with its tokenizer, and the masked-LM head its checkpoint carries.
+
+    Subclasses decide where the encoder comes from (a checkpoint, or random initialisation) and
+    call :meth:`_adopt` with a masked-LM model; the body keeps the encoder and lends copies of the
+    LM head to masked-LM tasks.
+    """
+
+    family: ClassVar[str] = "body"
+    injected_parameters: ClassVar[tuple[str, ...]] = ("data_root",)
+
+    encoder: "PreTrainedModel"
+    tokenizer: "PreTrainedTokenizerBase"
+
+    def __init__(self, max_length: int) -> None:
+        nn.Module.__init__(self)
+        if max_length < 8:
+            raise ValueError(f"max_length must be at least 8, got {max_length}")
+        self.max_length = max_length
+        self._lm_head: list[nn.Module] = []  # a list keeps it out of the body's parameters
+        self.lm_head_is_pretrained = False
+
+    def _adopt(self, masked_lm: "PreTrainedModel", tokenizer: "PreTrainedTokenizerBase", head_pretrained: bool) -> None:
+        self.encoder = masked_lm.base_model
+        self.tokenizer = tokenizer
+        others = [] if masked_lm is self.encoder else [m for m in masked_lm.children() if m is not self.encoder]
+        self._lm_head = others if len(others) == 1 else []
+        self.lm_head_is_pretrained = head_pretrained and bool(self._lm_head)
+
+    @property
+    def hidden_size(self) -> int:
+        return self.encoder.config.hidden_size
+
+    @property
+    def vocab_size(self) -> int:
+        return self.encoder.config.vocab_size
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    def lm_head(self) -> Optional[nn.Module]:
+        """A fresh copy of the checkpoint's LM head, its decoder still tied to the input embeddings."""
+        if not self._lm_head:
+            return None
+        embeddings = self.encoder.get_input_embeddings().weight
+        return copy.deepcopy(self._lm_head[0], memo={id(embeddings): embeddings})
+
+    def fingerprint(self) -> str:
+        """Identifies the tokenizer, for the tokenisation cache."""
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        if backend is not None:
+            return backend.to_str()
+        return f"{self.tokenizer.name_or_path}:{len(self.tokenizer)}"

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, List
+
+from tartan_fw.common.cache import cache_dir
+from tartan_fw.models.bodies.base import Body
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
+
+SPECIAL_TOKENS = {"unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]", "mask_token": "[MASK]"}
+
+
+@Body.register("scratch")
+class ScratchBody(Body):
+    """A small randomly initialised BERT, with a WordPiece tokenizer trained on the given corpora.
+
+    Needs no download, so it serves CPU experiments and tests. The tokenizer is cached by the
+    corpora's content and vocabulary size, so reruns reuse it.
+
+    Args:
+        tokenizer_corpora: text files (relative to the data root) the tokenizer is trained on.
+        vocab_size: WordPiece vocabulary size.
+        hidden_size, num_layers, num_heads, intermediate_size: the encoder's shape.
+        dropout: hidden and attention dropout.
+        max_length: texts are truncated to this many tokens.
+    """
+
+    def __init__(
+        self,
+        data_root: Any,
+        tokenizer_corpora: List[str],
+        vocab_size: int = 8000,
+        hidden_size: int = 128,
+        num_layers: int = 2,
+        num_heads: int = 2,
+        intermediate_size: int = 512,
+        dropout: float = 0.1,
+        max_length: int = 128,
+    ) -> None:
+        from transformers import BertConfig, BertForMaskedLM
+
+        super().__init__(max_length)
+        if not tokenizer_corpora:
+            raise ValueError("tokenizer_corpora must name at least one text file")
+        if hidden_size % num_heads:
+            raise ValueError(f"hidden_size {hidden_size} must be divisible by num_heads {num_heads}")
+        corpora = [data_root.file(name) for name in tokenizer_corpora]
+        tokenizer = wordpiece_tokenizer(corpora, vocab_size)
+        config = BertConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=hidden_size,
+            num_hidden_layers=num_layers,
+            num_attention_heads=num_heads,
+            intermediate_size=intermediate_size,
+            hidden_dropout_prob=dropout,
+            attention_probs_dropout_prob=dropout,
+            max_position_embeddings=max(512, max_length),
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        self._adopt(BertForMaskedLM(config), tokenizer, head_pretrained=False)
+
+
+def wordpiece_tokenizer(corpora: list[Path], vocab_size: int) -> "PreTrainedTokenizerFast":
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    digest = hashlib.sha256(str(vocab_size).encode())
+    for path in corpora:
+        digest.update(path.read_bytes())
+    location = cache_dir() / "tokenizers" / digest.hexdigest()[:24] / "tokenizer.json"
+    if not location.exists():
+        tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+        tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+        tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tokenizer.decoder = decoders.WordPiece()
+        specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False)
+        tokenizer.train([str(p) for p in corpora], trainer)
+        cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+        )
+        location.parent.mkdir(parents=True, exist_ok=True)
+        partial = location.with_suffix(".partial")
+        tokenizer.save(str(partial))
+        partial.replace(location)
+    return PreTrainedTokenizerFast(tokenizer_file=str(location), **SPECIAL_TOKENS)

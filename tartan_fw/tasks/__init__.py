@@ -1,0 +1,5 @@
+from tartan_fw.tasks.base import AuxTask, EndTask, Task, TaskLoss
+from tartan_fw.tasks.classification import ClassificationTask
+from tartan_fw.tasks.masked_lm import MaskedLMTask
+
+__all__ = ["AuxTask", "ClassificationTask", "EndTask", "MaskedLMTask", "Task", "TaskLoss"]

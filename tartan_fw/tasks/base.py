@@ -1,0 +1,83 @@
+"""A task is a training stream, a head and a loss; the end-task also evaluates."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Any, ClassVar, Optional
+
+import torch
+from torch import nn
+
+from tartan_fw.common.registrable import Registrable
+from tartan_fw.data.batching import Batch, IndexStream
+
+
+@dataclass
+class TaskLoss:
+    """A batch's summed loss; ``features`` are what the head read (for META-TARTAN's meta head)."""
+
+    total: torch.Tensor
+    features: Optional[torch.Tensor] = None
+    labels: Optional[torch.Tensor] = None
+
+
+class Task:
+    """Shared by end- and auxiliary tasks: a cycling stream of training batches and a head.
+
+    Subclasses fill ``head`` and ``stream`` in :meth:`setup` and implement :meth:`collate` and
+    :meth:`loss`. Batches carry ``num_targets`` (examples, or masked tokens) so that gradient
+    accumulation can normalise by the whole batch's targets.
+    """
+
+    head: nn.Module
+    stream: IndexStream
+
+    def __init__(self, name: str, batch_size: int) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.name = name
+        self.batch_size = batch_size
+        self.generator = torch.Generator()
+
+    def setup(self, body: Any, data_root: Any, seed: int) -> None:
+        raise NotImplementedError
+
+    def task_seed(self, seed: int) -> int:
+        """Distinct per task, so tasks reading the same texts see them in different orders."""
+        return seed * 1_000_003 + zlib.crc32(self.name.encode())
+
+    def next_batch(self) -> Batch:
+        return self.collate(self.stream.next())
+
+    def collate(self, indices: torch.Tensor) -> Batch:
+        raise NotImplementedError
+
+    def loss(self, body: nn.Module, batch: Batch) -> TaskLoss:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"stream": self.stream.state_dict(), "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.stream.load_state_dict(state["stream"])
+        self.generator.set_state(state["generator"])
+
+
+class AuxTask(Task, Registrable):
+    """An auxiliary objective trained alongside the end-task on the shared body."""
+
+    family: ClassVar[str] = "aux_task"
+
+
+class EndTask(Task, Registrable):
+    """The task the user cares about: trained, and evaluated on dev and test with its metric."""
+
+    family: ClassVar[str] = "end_task"
+    default_implementation: ClassVar[Optional[str]] = "classification"
+    metric: str
+    labels: list[str]
+
+    def predict(self, body: nn.Module, split: str, device: torch.device, autocast: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Predicted and gold label ids for every example of ``split``."""
+        raise NotImplementedError

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+from torch import nn
+
+from tartan_fw.data.batching import Batch, IndexStream, pad
+from tartan_fw.data.masking import mask_tokens
+from tartan_fw.data.readers import DatasetReader, TextLinesReader
+from tartan_fw.data.tokenized import file_key, tokenize
+from tartan_fw.models.heads import MaskedLMHead
+from tartan_fw.tasks.base import AuxTask, TaskLoss
+
+
+@AuxTask.register("mlm")
+class MaskedLMTask(AuxTask):
+    """Masked-LM on a line-by-line corpus: TAPT on the task's ``train.txt``, DAPT on domain text.
+
+    Args:
+        name: the task's name in logs and weight trajectories (``tapt``, ``dapt``, ...).
+        corpus: the text file, relative to the data root.
+        reader: how the corpus is read; set ``max_examples`` or ``fraction`` to vary its size.
+        batch_size: texts per step.
+        mask_probability: fraction of real tokens chosen for prediction.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        corpus: str,
+        reader: Optional[DatasetReader] = None,
+        batch_size: int = 16,
+        mask_probability: float = 0.15,
+    ) -> None:
+        super().__init__(name, batch_size)
+        if not 0 < mask_probability < 1:
+            raise ValueError(f"mask_probability must be in (0, 1), got {mask_probability}")
+        self.corpus = corpus
+        self.reader = reader or TextLinesReader()
+        self.mask_probability = mask_probability
+
+    def setup(self, body: Any, data_root: Any, seed: int) -> None:
+        path = data_root.file(self.corpus)
+        examples = self.reader.read(path)
+        key = file_key(path, self.reader.cache_key(), body.fingerprint())
+        self.texts = tokenize([e.text for e in examples], body.tokenizer, body.max_length, key)
+        tokenizer = body.tokenizer
+        self.pad_id, self.mask_id = tokenizer.pad_token_id, tokenizer.mask_token_id
+        self.special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)))
+        self.vocab_size = len(tokenizer)
+        self.head = MaskedLMHead(body)
+        self.generator.manual_seed(self.task_seed(seed))
+        self.stream = IndexStream(len(self.texts), self.batch_size, self.task_seed(seed))
+
+    def collate(self, indices: torch.Tensor) -> Batch:
+        batch = pad([self.texts[i] for i in indices.tolist()], self.pad_id)
+        maskable = batch["attention_mask"].bool() & ~torch.isin(batch["input_ids"], self.special_ids)
+        batch["input_ids"], batch["labels"] = mask_tokens(
+            batch["input_ids"], maskable, self.mask_id, self.vocab_size, self.mask_probability, self.generator
+        )
+        batch["num_targets"] = batch["labels"].ne(-100).sum()
+        return batch
+
+    def loss(self, body: nn.Module, batch: Batch) -> TaskLoss:
+        hidden = body(batch["input_ids"], batch["attention_mask"])
+        return TaskLoss(self.head(hidden, batch["labels"]))

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from typing import Dict
+
+import torch
+
+from tartan_fw.errors import ConfigurationError
+from tartan_fw.weighters.base import StaticWeighter, Weighter, WeighterContext
+
+
+@Weighter.register("fixed")
+class FixedWeighter(StaticWeighter):
+    """Weights given per task name, held fixed (e.g. the end-task weighted above the rest).
+
+    Args:
+        weights: task name to weight, for every task; normalised to sum to 1.
+    """
+
+    def __init__(self, weights: Dict[str, float]) -> None:
+        if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
+            raise ValueError(f"weights must be non-negative and not all zero, got {weights}")
+        self.given = weights
+
+    def setup(self, task_names: list[str], context: WeighterContext) -> None:
+        super().setup(task_names, context)
+        missing = [name for name in task_names if name not in self.given]
+        unknown = [name for name in self.given if name not in task_names]
+        if missing or unknown:
+            raise ConfigurationError(
+                [f"weighter.weights: give one weight per task ({', '.join(task_names)}); "
+                 f"missing: {', '.join(missing) or 'none'}; unknown: {', '.join(unknown) or 'none'}"]
+            )
+        raw = torch.tensor([self.given[name] for name in task_names], dtype=torch.float64)
+        self.fixed = (raw / raw.sum()).float()

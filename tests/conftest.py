@@ -1,0 +1,103 @@
+"""Shared fixtures: a tiny synthetic task on disk, a tiny from-scratch experiment config, and
+registry isolation so tests that register components do not leak them."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REAL_DATA = Path(os.environ.get("TARTAN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+WORDS = {
+    "background": ["prior", "work", "earlier", "studies", "known"],
+    "method": ["we", "use", "algorithm", "apply", "model"],
+    "result": ["improves", "accuracy", "outperforms", "score", "gain"],
+}
+FILLER = ["the", "a", "of", "in", "and", "to", "for", "with", "on", "this", "that", "is", "are"]
+
+
+def write_tiny_task(root: Path, name: str = "tiny", sizes: tuple[int, int, int] = (48, 12, 12), seed: int = 0) -> Path:
+    """A 3-class task whose label is signalled by its words, with TAPT and DAPT corpora."""
+    rng = random.Random(seed)
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = sorted(WORDS)
+
+    def text(label: str) -> str:
+        words = [rng.choice(WORDS[label]) for _ in range(3)] + [rng.choice(FILLER) for _ in range(rng.randint(3, 9))]
+        rng.shuffle(words)
+        return " ".join(words)
+
+    for split, size in zip(("train", "dev", "test"), sizes):
+        with (folder / f"{split}.jsonl").open("w") as out:
+            for i in range(size):
+                label = labels[i % len(labels)]
+                out.write(json.dumps({"text": text(label), "label": label, "id": i}) + "\n")
+    train_texts = [json.loads(line)["text"] for line in (folder / "train.jsonl").open()]
+    (folder / "train.txt").write_text("\n".join(train_texts) + "\n")
+    domain = [text(rng.choice(labels)) for _ in range(sizes[0])]
+    (folder / "domain.1xTAPT.txt").write_text("\n".join(domain) + "\n")
+    return folder
+
+
+@pytest.fixture
+def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "data"
+    write_tiny_task(root)
+    monkeypatch.setenv("TARTAN_DATA", str(root))
+    return root
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    if "TARTAN_CACHE" not in os.environ:
+        monkeypatch.setenv("TARTAN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture
+def registry():
+    """Restores every registry after the test."""
+    from tartan_fw.common import registrable
+
+    saved = registrable.snapshot()
+    yield registrable
+    registrable.restore(saved)
+
+
+def tiny_config(data_root: Path, aux: tuple[str, ...] = ("tapt", "dapt"), **trainer: Any) -> dict[str, Any]:
+    """A complete experiment on the tiny task with a one-layer, 32-wide scratch encoder."""
+    aux_tasks = {
+        "tapt": {"type": "mlm", "name": "tapt", "corpus": "tiny/train.txt", "batch_size": 4},
+        "dapt": {"type": "mlm", "name": "dapt", "corpus": "tiny/domain.1xTAPT.txt", "batch_size": 4},
+    }
+    return {
+        "data_root": str(data_root),
+        "seed": 0,
+        "body": {
+            "type": "scratch",
+            "tokenizer_corpora": ["tiny/train.txt", "tiny/domain.1xTAPT.txt"],
+            "vocab_size": 120,
+            "hidden_size": 32,
+            "num_layers": 1,
+            "num_heads": 2,
+            "intermediate_size": 64,
+            "dropout": 0.0,
+            "max_length": 32,
+        },
+        "end_task": {"type": "classification", "dataset": "tiny", "metric": "macro_f1", "batch_size": 6,
+                     "head": {"type": "classification", "dropout": 0.0}},
+        "aux_tasks": [aux_tasks[name] for name in aux],
+        "weighter": {"type": "uniform"},
+        "trainer": {"type": "tartan", "max_steps": 6, "eval_every": 3, "log_every": 1, "body_lr": 1e-3, **trainer},
+    }
+
+
+@pytest.fixture
+def tiny(data_root: Path):
+    """Builds tiny configs: ``tiny(aux=("tapt",), max_steps=4)``."""
+    return lambda **kwargs: tiny_config(data_root, **kwargs)
