@@ -35,9 +35,10 @@ def _one_line_jsonnet_error(message: str, path: Path) -> str:
     where = next((line for line in lines if re.search(r"\.(jsonnet|libsonnet):\d+", line)), "")
     location = re.search(r"([^\s()]+\.(?:jsonnet|libsonnet):[\d:()\-,]+)", where or first)
     first = re.sub(r"^(RUNTIME|STATIC) ERROR: ", "", first)
-    prefix = location.group(1) if location and location.group(1) not in first else ""
-    hint = " (pass it with --ext-var KEY=VALUE)" if "Undefined external variable" in first else ""
-    return f"{prefix + ': ' if prefix else ''}{first}{hint}" if prefix else f"{path}: {first}{hint}"
+    hint = " (pass it with --ext-var KEY=VALUE)" if "undefined external variable" in first.lower() else ""
+    if location and location.group(1) in first:
+        return f"{first}{hint}"
+    return f"{location.group(1) if location else path}: {first}{hint}"
 
 
 def parse_assignment(text: str, option: str) -> tuple[str, str]:
@@ -112,6 +113,9 @@ def load_config(
             overrides = json.loads(overrides_json)
         except json.JSONDecodeError as err:
             raise TartanError(f"--overrides: not valid JSON ({err})") from err
+        if not isinstance(overrides, dict):
+            raise TartanError(f"--overrides: expected a JSON object such as '{{\"trainer\": {{\"max_steps\": 10}}}}', "
+                              f"got {type(overrides).__name__}")
         config = deep_merge(config, overrides)
     for key, value in dotted:
         apply_dotted(config, key, parse_value(value))

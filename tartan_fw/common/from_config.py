@@ -161,6 +161,12 @@ def _resolve_component(
                 f"(registered: {', '.join(base.list_available())})"
             )
             return value
+        if not isinstance(type_name, str):
+            errors.append(
+                f"{_join(path, 'type')}: must be a string naming a registered {base.family}, got {type_name!r} "
+                f"(registered: {', '.join(base.list_available())})"
+            )
+            return value
         try:
             cls = base.by_name(type_name)
         except KeyError as err:
@@ -197,10 +203,10 @@ def _construct_class(
     accepted = {name for name, _, _ in params}
     before = len(errors)
     for key in config:
-        if key == "type" or key in accepted:
-            continue
         if key in injected:
             errors.append(f"{_join(path, key)}: set by the framework at run time; remove it from the config")
+            continue
+        if key == "type" or key in accepted:
             continue
         close = difflib.get_close_matches(key, sorted(accepted), n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
