@@ -81,3 +81,7 @@ class EndTask(Task, Registrable):
     def predict(self, body: nn.Module, split: str, device: torch.device, autocast: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """Predicted and gold label ids for every example of ``split``."""
         raise NotImplementedError
+
+    def split_size(self, split: str) -> int:
+        """Examples in ``split`` (``train``, ``dev``, ``test``), for samplers that draw from it."""
+        raise NotImplementedError

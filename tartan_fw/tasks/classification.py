@@ -77,6 +77,9 @@ class ClassificationTask(EndTask):
         self.generator.manual_seed(self.task_seed(seed))
         self.stream = IndexStream(len(self.texts["train"]), self.batch_size, self.task_seed(seed))
 
+    def split_size(self, split: str) -> int:
+        return len(self.targets[split])
+
     def collate(self, indices: torch.Tensor, split: str = "train") -> Batch:
         batch = pad([self.texts[split][i] for i in indices.tolist()], self.pad_id)
         batch["labels"] = self.targets[split][indices]

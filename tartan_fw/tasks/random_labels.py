@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+from torch import nn
+
+from tartan_fw.common.from_config import Lazy
+from tartan_fw.data.batching import Batch, IndexStream, pad
+from tartan_fw.data.readers import DatasetReader, TextLinesReader
+from tartan_fw.data.tokenized import file_key, tokenize
+from tartan_fw.models.heads import ClassificationHead, Head
+from tartan_fw.tasks.base import AuxTask, TaskLoss
+
+
+@AuxTask.register("random_labels")
+class RandomLabelsTask(AuxTask):
+    """A control that cannot help: classifying texts under labels drawn uniformly at random.
+
+    Each text's label is drawn once from the experiment seed, so the task can be memorised but
+    says nothing about the end-task. Adding it shows what an auxiliary task without signal costs
+    under fixed weights (MT-TARTAN), and whether learned weights (META-TARTAN) turn it down.
+
+    Args:
+        name: the task's name in logs and weight trajectories.
+        corpus: the texts, relative to the data root (e.g. the end-task's ``train.txt``).
+        num_labels: how many random classes.
+        reader: how the file is read (default one text per line; ``jsonl_classification`` reads
+            a labelled file's texts, ignoring its labels).
+        head: the classification head (default: the paper's MLP).
+        batch_size: texts per step.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        corpus: str,
+        num_labels: int = 2,
+        reader: Optional[DatasetReader] = None,
+        head: Optional[Lazy[Head]] = None,
+        batch_size: int = 16,
+    ) -> None:
+        super().__init__(name, batch_size)
+        if num_labels < 2:
+            raise ValueError(f"num_labels must be at least 2, got {num_labels}")
+        self.corpus = corpus
+        self.num_labels = num_labels
+        self.reader = reader or TextLinesReader()
+        self.head_config = head or Lazy(ClassificationHead, {}, f"aux_tasks.{name}.head")
+
+    def setup(self, body: Any, data_root: Any, seed: int) -> None:
+        path = data_root.file(self.corpus)
+        examples = self.reader.read(path)
+        key = file_key(path, self.reader.cache_key(), body.fingerprint())
+        self.texts = tokenize([e.text for e in examples], body.tokenizer, body.max_length, key)
+        self.pad_id = body.tokenizer.pad_token_id
+        self.generator.manual_seed(self.task_seed(seed))
+        self.targets = torch.randint(self.num_labels, (len(self.texts),), generator=self.generator)
+        self.head = self.head_config.construct(body=body, num_labels=self.num_labels)
+        self.stream = IndexStream(len(self.texts), self.batch_size, self.task_seed(seed))
+
+    def collate(self, indices: torch.Tensor) -> Batch:
+        batch = pad([self.texts[i] for i in indices.tolist()], self.pad_id)
+        batch["labels"] = self.targets[indices]
+        batch["num_targets"] = torch.tensor(len(indices))
+        return batch
+
+    def loss(self, body: nn.Module, batch: Batch) -> TaskLoss:
+        logits = self.head(self.head.features(body(batch["input_ids"], batch["attention_mask"])))
+        return TaskLoss(nn.functional.cross_entropy(logits.float(), batch["labels"], reduction="sum"))

@@ -1,0 +1,261 @@
+"""META-TARTAN: task weights meta-learned from the end-task's dev gradient (Dery et al., 2022)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Literal, Optional
+
+import torch
+from torch import nn
+
+from tartan_fw.data.batching import Batch, IndexStream
+from tartan_fw.errors import ConfigurationError
+from tartan_fw.weighters.base import Coefficient, TaskGradient, Weighter, WeighterContext
+
+MetaSource = Literal["step", "train", "dev"]
+
+
+class MetaHeadFitter:
+    """phi*: an end-task head fitted on features of the frozen body (section 3.3).
+
+    A head fitted to (near) convergence stands in for the end-task model at the end of training,
+    so the dev gradient through it does not favour the end-task the way its own head phi' does
+    (Equation 6). Each fresh head is initialised from a seed derived from the step, so phi* is
+    reproducible and its initialisation draws nothing from the training's random state.
+    """
+
+    def __init__(
+        self, build: Callable[[], nn.Module], steps: int, lr: float, weight_decay: float, warm_start: bool,
+        device: torch.device,
+    ) -> None:
+        self.build, self.steps, self.lr, self.weight_decay = build, steps, lr, weight_decay
+        self.warm_start, self.device = warm_start, device
+        self.head: Optional[nn.Module] = None
+        self.optimizer: Optional[torch.optim.Optimizer] = None
+        self.loss = torch.zeros((), device=device)
+        self.accuracy = torch.zeros((), device=device)
+
+    def fit(self, features: torch.Tensor, labels: torch.Tensor, seed: int) -> nn.Module:
+        """``steps`` Adam steps of mean cross-entropy (with L2 decay) on ``features``; returns phi*."""
+        if self.head is None or not self.warm_start:
+            self._fresh(seed)
+        head, optimizer = self.head, self.optimizer
+        for _ in range(self.steps):
+            logits = head(features).float()
+            loss = nn.functional.cross_entropy(logits, labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        self.loss = loss.detach()
+        self.accuracy = logits.detach().argmax(-1).eq(labels).float().mean()
+        return head
+
+    def _fresh(self, seed: int) -> None:
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), self.device:
+            torch.manual_seed(seed)
+            self.head = self.build()
+        self.optimizer = torch.optim.Adam(self.head.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+    def state_dict(self) -> dict[str, Any]:
+        if not self.warm_start or self.head is None:
+            return {}
+        return {"head": self.head.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if not state:
+            return
+        self._fresh(0)
+        self.head.load_state_dict(state["head"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+
+@Weighter.register("meta")
+class MetaWeighter(Weighter):
+    """META-TARTAN (Dery et al., 2022, sections 3.2-3.3, Algorithm 1): learned task weights.
+
+    Task i has a logit w_i; the body descends on ``sum_i softmax(w)_i g_i``. On an update step a
+    meta head phi* is fitted on end-task features with the body frozen, the end-task dev loss
+    through [body; phi*] gives the meta-gradient g_meta, and every logit moves by
+    ``weight_lr * cos(g_meta, g_i)`` (Equation 7) before the softmax mixes this step's gradients.
+    Heads update from their own unweighted gradients, as in Algorithm 1.
+
+    The weighter streams: g_meta is computed when the end-task's gradient arrives (its features
+    are then at hand), and each task's cosine, logit update and coefficient
+    ``exp(w_i - c)`` follow as that task's gradient arrives; ``c = max(old w) + weight_lr`` bounds
+    the new logits (|cos| <= 1), so no exponent overflows, and the normaliser is the sum of the
+    terms. Memory is therefore a few body-sized buffers whatever the number of auxiliary tasks.
+
+    There is no softmax temperature: scaling the logits by 1/T is the same as scaling
+    ``weight_lr`` and ``initial_logits`` by 1/T. There is no weight floor: a floor needs every
+    weight before the first coefficient, which would mean keeping a copy of every task gradient.
+    The paper uses neither.
+
+    Args:
+        weight_lr: eta, the step size of the logits (the paper's grid: 0.1, 0.05, 0.03, 0.01).
+        meta_head_steps, meta_head_lr, meta_head_weight_decay: fitting phi* with Adam (L2 decay);
+            the paper's 10 steps, 1e-3 and 0.1.
+        meta_batch_size: end-task examples phi* is fitted on (the paper: 16 or 32).
+        dev_batch_size: end-task dev examples per meta-gradient.
+        meta_source: where phi*'s examples come from: ``step`` (the current step's end-task
+            batch, a sample of train, at no extra cost), ``train`` or ``dev`` (a fresh batch of
+            that split, one extra forward pass without gradients).
+        same_head: take the meta-gradient through the end-task's own head phi' without fitting
+            anything (Equation 6; the section 3.3 / Figure 3 ablation).
+        warm_start: keep phi* (and its optimiser) across steps and continue fitting it.
+        update_every: update the logits every this many steps; steps in between reuse the
+            current weights and skip the meta-gradient.
+        initial_logits: starting logits by task name (others start at 0; default all equal).
+    """
+
+    def __init__(
+        self,
+        weight_lr: float = 0.1,
+        meta_head_steps: int = 10,
+        meta_head_lr: float = 1e-3,
+        meta_head_weight_decay: float = 0.1,
+        meta_batch_size: int = 32,
+        dev_batch_size: int = 32,
+        meta_source: MetaSource = "step",
+        same_head: bool = False,
+        warm_start: bool = False,
+        update_every: int = 1,
+        initial_logits: Optional[Dict[str, float]] = None,
+    ) -> None:
+        for name, value in (("meta_head_steps", meta_head_steps), ("meta_batch_size", meta_batch_size),
+                            ("dev_batch_size", dev_batch_size), ("update_every", update_every)):
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
+        if weight_lr < 0 or meta_head_lr <= 0 or meta_head_weight_decay < 0:
+            raise ValueError("weight_lr and meta_head_weight_decay must be >= 0 and meta_head_lr > 0")
+        self.weight_lr = weight_lr
+        self.meta_head_steps, self.meta_head_lr = meta_head_steps, meta_head_lr
+        self.meta_head_weight_decay = meta_head_weight_decay
+        self.meta_batch_size, self.dev_batch_size = meta_batch_size, dev_batch_size
+        self.meta_source, self.same_head, self.warm_start = meta_source, same_head, warm_start
+        self.update_every = update_every
+        self.initial_logits = initial_logits or {}
+
+    def setup(self, task_names: list[str], context: WeighterContext) -> None:
+        super().setup(task_names, context)
+        unknown = sorted(set(self.initial_logits) - set(task_names))
+        if unknown:
+            raise ConfigurationError(
+                [f"weighter.initial_logits: unknown task {', '.join(unknown)} (tasks: {', '.join(task_names)})"]
+            )
+        self.context = context
+        device, end_task = context.device, context.end_task
+        self.logits = torch.tensor([float(self.initial_logits.get(n, 0.0)) for n in task_names], device=device)
+        self.cosines = torch.zeros(len(task_names), device=device)
+        self.norms = torch.zeros(len(task_names), device=device)
+        first = context.body_parameters[0]
+        size = sum(p.numel() for p in context.body_parameters)
+        self.meta_grad = torch.zeros(size, dtype=first.dtype, device=first.device)
+        self.meta_norm = torch.zeros((), device=device)
+        self.total = torch.zeros((), device=device)
+        self.shift = torch.zeros((), device=device)
+        self.updating = False
+        self.step = 0
+        self.dev_stream = IndexStream(end_task.split_size("dev"), self.dev_batch_size, context.seed * 2 + 1)
+        self.meta_stream = None
+        if self.meta_source != "step":
+            self.meta_stream = IndexStream(end_task.split_size(self.meta_source), self.meta_batch_size, context.seed * 2)
+        self.fitter = MetaHeadFitter(
+            lambda: end_task.head_config.construct(body=context.body, num_labels=len(end_task.labels)),
+            self.meta_head_steps, self.meta_head_lr, self.meta_head_weight_decay, self.warm_start, device,
+        )
+
+    def begin_step(self, step: int) -> None:
+        self.step = step
+        self.updating = (step - 1) % self.update_every == 0
+        self.shift = self.logits.max() + (self.weight_lr if self.updating else 0.0)
+        self.total.zero_()
+
+    def coefficient(self, gradient: TaskGradient) -> Coefficient:
+        index, grad = gradient.index, gradient.body_grad
+        if self.updating:
+            if index == 0:
+                self._meta_gradient(gradient)
+            norm = torch.linalg.vector_norm(grad)
+            denominator = norm * self.meta_norm
+            cosine = torch.where(denominator > 0, torch.dot(self.meta_grad, grad) / denominator, 0.0).clamp(-1, 1)
+            self.norms[index] = norm
+            self.cosines[index] = cosine
+            self.logits[index] += self.weight_lr * cosine
+        term = torch.exp(self.logits[index] - self.shift)
+        self.total += term
+        return term
+
+    def normaliser(self) -> Coefficient:
+        return self.total
+
+    def weights(self) -> torch.Tensor:
+        return torch.softmax(self.logits, 0).cpu()
+
+    @property
+    def meta_head(self) -> nn.Module:
+        """The head the last meta-gradient went through (phi*, or phi' with ``same_head``)."""
+        return self.context.end_task.head if self.same_head else self.fitter.head
+
+    def _meta_gradient(self, gradient: TaskGradient) -> None:
+        """g_meta: the end-task dev loss's gradient w.r.t. the body, through the meta head."""
+        context = self.context
+        head = self.meta_head if self.same_head else self.fitter.fit(*self._meta_batch(gradient), self._seed())
+        batch = self._batch("dev", self.dev_stream)
+        with context.autocast():
+            logits = head(head.features(context.body(batch["input_ids"], batch["attention_mask"])))
+        loss = nn.functional.cross_entropy(logits.float(), batch["labels"])
+        # autograd.grad, not backward: the .grad buffers hold the current task's gradient.
+        grads = torch.autograd.grad(loss, context.body_parameters, materialize_grads=True)
+        torch.cat([g.reshape(-1) for g in grads], out=self.meta_grad)
+        self.meta_grad = context.all_reduce(self.meta_grad)
+        self.meta_norm = torch.linalg.vector_norm(self.meta_grad)
+
+    def _meta_batch(self, gradient: TaskGradient) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features and labels phi* is fitted on."""
+        if self.meta_stream is None:
+            if gradient.features is None:
+                raise ConfigurationError(
+                    ["weighter.meta_source: 'step' needs the end-task's features, which this end-task does not "
+                     "return; use 'train'"]
+                )
+            # Batches are drawn in shuffled order, so the first rows are a random sample.
+            return gradient.features[: self.meta_batch_size].float(), gradient.labels[: self.meta_batch_size]
+        batch = self._batch(self.meta_source, self.meta_stream)
+        head = self.context.end_task.head
+        with torch.no_grad(), self.context.autocast():
+            features = head.features(self.context.body(batch["input_ids"], batch["attention_mask"]))
+        return features.float(), batch["labels"]
+
+    def _batch(self, split: str, stream: IndexStream) -> Batch:
+        batch = self.context.end_task.collate(stream.next(), split)
+        return {k: v.to(self.context.device, non_blocking=True) for k, v in batch.items()}
+
+    def _seed(self) -> int:
+        return self.context.seed * 1_000_003 + self.step
+
+    def scalars(self) -> dict[str, float]:
+        rows = torch.stack([self.logits, self.cosines, self.norms]).tolist()
+        values = {
+            f"{prefix}/{name}": value
+            for prefix, row in zip(("weight_logits", "cosine", "grad_norm"), rows)
+            for name, value in zip(self.task_names, row)
+        }
+        if not self.same_head:
+            values["meta_head/fit_loss"] = float(self.fitter.loss)
+            values["meta_head/fit_accuracy"] = float(self.fitter.accuracy)
+        return values
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "logits": self.logits.cpu(),
+            "dev_stream": self.dev_stream.state_dict(),
+            "meta_stream": self.meta_stream.state_dict() if self.meta_stream is not None else None,
+            "meta_head": self.fitter.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.logits.copy_(state["logits"])
+        self.dev_stream.load_state_dict(state["dev_stream"])
+        if self.meta_stream is not None and state["meta_stream"] is not None:
+            self.meta_stream.load_state_dict(state["meta_stream"])
+        self.fitter.load_state_dict(state["meta_head"])
