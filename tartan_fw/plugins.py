@@ -1,7 +1,15 @@
-"""Plugin discovery: the project's ``plugins/`` folder, ``--include-package``, and entry points.
+"""Plugin discovery: entry points, the project's ``plugins/`` folder, and named modules.
 
 Plugins are imported explicitly (never a silent glob-import of arbitrary code): each module
-registers its components on import.
+registers its components on import, so a package plugin's ``__init__`` imports its components.
+Three ways, in this order:
+
+* installed distributions that declare an entry point in the ``tartan_fw.plugins`` group
+  (``[project.entry-points."tartan_fw.plugins"] my_plugin = "my_package"``);
+* the modules and packages directly under ``plugins/`` in the working directory (the project's
+  own plugins), imported as ``plugins.<name>``;
+* modules named by ``--include-package`` or by the experiment's ``include`` list, importable from
+  the installed packages or the working directory.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ import importlib
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Iterable
 
 from tartan_fw.errors import TartanError
 
@@ -21,17 +30,34 @@ def loaded_plugins() -> list[str]:
     return list(_LOADED)
 
 
-def import_plugin(name: str) -> None:
-    """Import one plugin module (and its submodules' registrations happen on import)."""
+def forget_plugins(keep: Iterable[str]) -> None:
+    """Forget plugins loaded since ``keep`` was taken, and unload their modules (test isolation)."""
+    kept = set(keep)
+    for name in [n for n in _LOADED if n not in kept]:
+        _LOADED.remove(name)
+        for module in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[module]
+
+
+def import_plugin(name: str, source: str = "") -> None:
+    """Import one plugin module; any failure becomes a one-line error naming the plugin and the cause."""
     if name in _LOADED:
         return
+    label = f"plugin '{name}'" + (f" ({source})" if source else "")
     try:
         importlib.import_module(name)
     except TartanError as err:
-        raise TartanError(f"plugin '{name}': {err}") from err
+        raise TartanError(f"{label}: {_one_line(err)}") from err
     except Exception as err:  # noqa: BLE001 - any import failure is reported with its cause
-        raise TartanError(f"plugin '{name}' failed to import: {type(err).__name__}: {err}") from err
+        raise TartanError(
+            f"{label} failed to import: {type(err).__name__}: {_one_line(err)}; "
+            f"fix the plugin or stop loading it"
+        ) from err
     _LOADED.append(name)
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())
 
 
 def discover_folder(folder: Path) -> list[str]:
@@ -47,16 +73,24 @@ def discover_folder(folder: Path) -> list[str]:
     return names
 
 
-def load_plugins(include: list[str] = (), plugin_folder: Path | None = None) -> None:
-    """Import entry-point plugins, the modules of ``plugin_folder``, then ``include``."""
+def load_plugins(include: Iterable[str] = (), plugin_folder: Path | None = None) -> None:
+    """Import entry-point plugins, the modules of ``plugin_folder`` (default ``./plugins``), then ``include``."""
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
-        import_plugin(entry_point.value)
-    folder = plugin_folder if plugin_folder is not None else Path.cwd() / "plugins"
+        import_plugin(entry_point.module, f"entry point '{entry_point.name}'")
+    folder = (plugin_folder if plugin_folder is not None else Path("plugins")).resolve()
     modules = discover_folder(folder)
     if modules:
-        if str(folder.parent) not in sys.path:
-            sys.path.insert(0, str(folder.parent))
-        for module in modules:
-            import_plugin(f"{folder.name}.{module}")
+        _add_to_path(folder.parent)
+    for module in modules:
+        import_plugin(f"{folder.name}.{module}", f"from {folder}")
+    # Like Python run from a shell, a module in the working directory can be named: the console
+    # script's own sys.path does not hold it.
+    _add_to_path(Path.cwd())
     for name in include:
         import_plugin(name)
+
+
+def _add_to_path(directory: Path) -> None:
+    if str(directory) not in sys.path:
+        sys.path.insert(0, str(directory))
+        importlib.invalidate_caches()

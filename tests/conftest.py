@@ -61,12 +61,14 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 
 @pytest.fixture
 def registry():
-    """Restores every registry after the test."""
+    """Restores every registry, and forgets the plugins loaded meanwhile, after the test."""
+    from tartan_fw import plugins
     from tartan_fw.common import registrable
 
-    saved = registrable.snapshot()
+    saved, loaded = registrable.snapshot(), plugins.loaded_plugins()
     yield registrable
     registrable.restore(saved)
+    plugins.forget_plugins(loaded)
 
 
 def tiny_config(data_root: Path, aux: tuple[str, ...] = ("tapt", "dapt"), **trainer: Any) -> dict[str, Any]:
