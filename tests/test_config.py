@@ -1,0 +1,141 @@
+"""Experiment files: Jsonnet with ext-var defaults, ``--overrides`` JSON and dotted ``-o`` settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tartan_fw.common.config import load_config, parse_assignment
+from tartan_fw.errors import ConfigurationError, TartanError
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+QUICKSTART = EXPERIMENTS / "quickstart.jsonnet"
+
+
+def test_ext_var_defaults_apply_when_not_given() -> None:
+    config = load_config(QUICKSTART)
+    assert config["trainer"]["max_steps"] == 300
+    paper = load_config(EXPERIMENTS / "citation_intent_mt.jsonnet")
+    assert paper["body"] == {"type": "huggingface", "model_name": "roberta-base", "max_length": 512}
+
+
+def test_ext_vars_override_the_defaults() -> None:
+    assert load_config(QUICKSTART, {"steps": "7"})["trainer"]["max_steps"] == 7
+    paper = load_config(EXPERIMENTS / "citation_intent_mt.jsonnet", {"model": "scratch"})
+    assert paper["body"]["type"] == "scratch"
+    assert paper["body"]["tokenizer_corpora"] == ["citation_intent/train.txt", "citation_intent/domain.1xTAPT.txt"]
+
+
+def test_undefined_ext_var_says_how_to_pass_it(tmp_path: Path) -> None:
+    path = tmp_path / "needs.jsonnet"
+    path.write_text("{ seed: std.parseJson(std.extVar('seed')) }\n")
+    with pytest.raises(TartanError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}:1:") and "undefined external variable: seed" in message
+    assert "--ext-var KEY=VALUE" in message and "\n" not in message
+    assert load_config(path, {"seed": "3"}) == {"seed": 3}
+
+
+def test_dotted_overrides_parse_json_values_and_index_lists() -> None:
+    dotted = [
+        ("trainer.max_steps", "12"),
+        ("trainer.patience", "null"),
+        ("aux_tasks.0.batch_size", "3"),
+        ("aux_tasks.1.reader", '{"max_examples": 5}'),
+        ("end_task.metric", "accuracy"),
+        ("body.tokenizer_corpora", '["a.txt"]'),
+        ("trainer.finetune", '{"max_steps": 2}'),
+    ]
+    config = load_config(QUICKSTART, dotted=dotted)
+    assert config["trainer"]["max_steps"] == 12 and config["trainer"]["patience"] is None
+    assert config["aux_tasks"][0]["batch_size"] == 3 and config["aux_tasks"][1]["batch_size"] == 16
+    assert config["aux_tasks"][1]["reader"] == {"type": "text_lines", "fraction": None, "max_examples": 5}
+    assert config["end_task"]["metric"] == "accuracy"
+    assert config["body"]["tokenizer_corpora"] == ["a.txt"]
+    assert config["trainer"]["finetune"] == {"max_steps": 2}
+    assert config["trainer"]["eval_every"] == 50
+
+
+@pytest.mark.parametrize(
+    "dotted, message",
+    [
+        ("trainr.max_steps", "-o trainr.max_steps: 'trainr' matches nothing in the config (keys there: aux_tasks, body,"),
+        ("trainer.schedule.x", "-o trainer.schedule.x: 'trainer.schedule' matches nothing in the config (keys there: body_lr,"),
+        ("aux_tasks.2.batch_size", "-o aux_tasks.2.batch_size: '2' is not an index of a list of 2"),
+        ("aux_tasks.first.batch_size", "-o aux_tasks.first.batch_size: 'first' is not an index of a list of 2"),
+        ("seed.x", "-o seed.x: 'seed' matches nothing"),
+        ("trainer.max_steps.x", "-o trainer.max_steps.x: 'trainer.max_steps' is a value, not an object"),
+    ],
+)
+def test_an_override_that_matches_nothing_names_the_key(dotted: str, message: str) -> None:
+    with pytest.raises(ConfigurationError) as err:
+        load_config(QUICKSTART, dotted=[(dotted, "1")])
+    assert str(err.value).startswith(message)
+
+
+def test_a_misspelt_leaf_override_is_caught_by_validation() -> None:
+    from tartan_fw.common.from_config import validate
+    from tartan_fw.experiment import Experiment
+
+    config = load_config(QUICKSTART, dotted=[("trainer.max_stepz", "3")])
+    problems = validate(Experiment, config)
+    assert len(problems) == 1 and problems[0].startswith(
+        "trainer.max_stepz: unknown parameter for trainer 'tartan' (did you mean 'max_steps'?"
+    )
+
+
+def test_overrides_json_deep_merges_then_dotted_applies_last() -> None:
+    overrides = json.dumps({"trainer": {"max_steps": 5, "eval_every": 1}, "body": {"num_layers": 1}, "seed": 4})
+    config = load_config(QUICKSTART, overrides_json=overrides, dotted=[("trainer.max_steps", "6")])
+    assert config["trainer"]["max_steps"] == 6 and config["trainer"]["eval_every"] == 1
+    assert config["trainer"]["body_lr"] == 5e-4
+    assert config["body"]["num_layers"] == 1 and config["body"]["type"] == "scratch"
+    assert config["seed"] == 4
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [("{trainer:", "--overrides: not valid JSON"), ("[1, 2]", "--overrides: expected a JSON object")],
+)
+def test_bad_overrides_json(overrides: str, message: str) -> None:
+    with pytest.raises(TartanError, match=message):
+        load_config(QUICKSTART, overrides_json=overrides)
+
+
+def test_jsonnet_syntax_error_is_one_line_naming_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.jsonnet"
+    path.write_text("{\n  seed: 1,\n  trainer: { max_steps: 3 \n  body: {},\n}\n")
+    with pytest.raises(TartanError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}:4:") and "\n" not in message
+    assert message.count(str(path)) == 1
+
+
+def test_jsonnet_runtime_error_in_a_library_names_the_library_line(tmp_path: Path) -> None:
+    (tmp_path / "helpers.libsonnet").write_text("{\n  steps:: error 'steps must be set',\n}\n")
+    path = tmp_path / "uses.jsonnet"
+    path.write_text("local helpers = import 'helpers.libsonnet';\n{ trainer: { max_steps: helpers.steps } }\n")
+    with pytest.raises(TartanError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert message.startswith(f"{tmp_path / 'helpers.libsonnet'}:2:") and "steps must be set" in message
+    assert "\n" not in message
+
+
+def test_missing_file_and_non_object_experiment(tmp_path: Path) -> None:
+    with pytest.raises(TartanError, match="no such experiment file"):
+        load_config(tmp_path / "absent.jsonnet")
+    listed = tmp_path / "list.jsonnet"
+    listed.write_text("[1, 2]")
+    with pytest.raises(TartanError, match="an experiment must evaluate to an object, got list"):
+        load_config(listed)
+
+
+def test_assignments_need_an_equals_sign() -> None:
+    assert parse_assignment("a.b=c=d", "-o") == ("a.b", "c=d")
+    with pytest.raises(TartanError, match=r"-o 'trainer\.max_steps': expected KEY=VALUE"):
+        parse_assignment("trainer.max_steps", "-o")
