@@ -1,0 +1,100 @@
+"""Replaced-token detection on a line-by-line corpus, with replacements drawn from its unigrams."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+from torch import nn
+
+from tartan_fw.common.from_config import Lazy
+from tartan_fw.data.batching import Batch, IndexStream, pad
+from tartan_fw.data.readers import DatasetReader, TextLinesReader
+from tartan_fw.data.tokenized import file_key, tokenize
+from tartan_fw.models.heads import Head
+from tartan_fw.errors import DataError
+from tartan_fw.tasks import AuxTask, TaskLoss
+
+from .head import TokenDiscriminatorHead
+
+
+def replace_tokens(
+    input_ids: torch.Tensor, replaceable: torch.Tensor, unigram: torch.Tensor, probability: float,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Corrupted ids and per-token labels: 1 replaced, 0 original, -100 not scored.
+
+    A chosen position gets a token drawn from ``unigram`` (counts per token id); a draw that
+    happens to equal the original token counts as original, as in ELECTRA.
+    """
+    chosen = (torch.rand(input_ids.shape, generator=generator) < probability) & replaceable
+    corrupted = input_ids.clone()
+    if chosen.any():
+        corrupted[chosen] = torch.multinomial(unigram, int(chosen.sum()), replacement=True, generator=generator)
+    labels = corrupted.ne(input_ids).long()
+    labels[~replaceable] = -100
+    return corrupted, labels
+
+
+@AuxTask.register("rtd")
+class ReplacedTokenTask(AuxTask):
+    """Replaced-token detection (ELECTRA, Clark et al., 2020) without a generator network.
+
+    ELECTRA trains a small masked-LM generator to propose plausible replacements; here tokens
+    are replaced by draws from the corpus's own unigram distribution, which costs nothing and
+    already rules out the trivial cue of rare or special tokens. Every real token is scored
+    (original or replaced), so the task gives a signal at every position, unlike masked-LM's 15%.
+
+    Args:
+        name: the task's name in logs and weight trajectories.
+        corpus: the text file, relative to the data root.
+        reader: how the corpus is read; ``max_examples`` or ``fraction`` subsample it.
+        head: the per-token discriminator head (default ``token_discriminator``).
+        batch_size: texts per step.
+        replace_probability: fraction of real tokens replaced.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        corpus: str,
+        reader: Optional[DatasetReader] = None,
+        head: Optional[Lazy[Head]] = None,
+        batch_size: int = 16,
+        replace_probability: float = 0.15,
+    ) -> None:
+        super().__init__(name, batch_size)
+        if not 0 < replace_probability < 1:
+            raise ValueError(f"replace_probability must be in (0, 1), got {replace_probability}")
+        self.corpus = corpus
+        self.reader = reader or TextLinesReader()
+        self.head_config = head or Lazy(TokenDiscriminatorHead, {}, f"aux_tasks.{name}.head")
+        self.replace_probability = replace_probability
+
+    def setup(self, body: Any, data_root: Any, seed: int) -> None:
+        path = data_root.file(self.corpus)
+        examples = self.reader.read(path)
+        key = file_key(path, self.reader.cache_key(), body.fingerprint())
+        self.texts = tokenize([e.text for e in examples], body.tokenizer, body.max_length, key)
+        self.pad_id = body.tokenizer.pad_token_id
+        self.special_ids = torch.tensor(sorted(set(body.tokenizer.all_special_ids)))
+        unigram = torch.bincount(self.texts.ids.long(), minlength=len(body.tokenizer)).float()
+        unigram[self.special_ids] = 0
+        if not unigram.any():
+            raise DataError(f"{path}: the corpus has no ordinary tokens to draw replacements from")
+        self.unigram = unigram
+        self.head = self.head_config.construct(body=body)
+        self.generator.manual_seed(self.task_seed(seed))
+        self.stream = IndexStream(len(self.texts), self.batch_size, self.task_seed(seed))
+
+    def collate(self, indices: torch.Tensor) -> Batch:
+        batch = pad([self.texts[i] for i in indices.tolist()], self.pad_id)
+        replaceable = batch["attention_mask"].bool() & ~torch.isin(batch["input_ids"], self.special_ids)
+        batch["input_ids"], batch["labels"] = replace_tokens(
+            batch["input_ids"], replaceable, self.unigram, self.replace_probability, self.generator
+        )
+        batch["num_targets"] = replaceable.sum()
+        return batch
+
+    def loss(self, body: nn.Module, batch: Batch) -> TaskLoss:
+        return TaskLoss(self.head(body(batch["input_ids"], batch["attention_mask"]), batch["labels"]))
