@@ -18,9 +18,12 @@ from tartan_fw.data.root import DataRoot
 from tartan_fw.errors import TartanError
 from tartan_fw.models.bodies import Body
 from tartan_fw.tasks import AuxTask, EndTask
+from tartan_fw.training.body_weights import load_body
 from tartan_fw.training.checkpoint import load_end_task_model
+from tartan_fw.training.compute import training_compute
 from tartan_fw.training.logging import TensorBoardLogger
 from tartan_fw.training.trainer import Run, TartanTrainer, Trainer
+import tartan_fw.training.pretrain  # noqa: F401  (registers the 'pretrain' trainer)
 from tartan_fw.weighters import UniformWeighter, Weighter
 
 CONFIG_FILE = "config.json"
@@ -39,6 +42,8 @@ class Experiment:
         seed: seeds data order, masking and initialisation.
         data_root: folder of ``<task>/<file>`` data (default ``$TARTAN_DATA``).
         include: plugin modules to import before the rest of the config is read.
+        init_from: a run directory or .safetensors file whose body weights replace the body's
+            initial ones (continued pretraining handed on; a pipeline sets it for later stages).
         description: free text, kept in the run directory.
     """
 
@@ -53,6 +58,7 @@ class Experiment:
         data_root: Optional[str] = None,
         include: Optional[List[str]] = None,
         description: str = "",
+        init_from: Optional[str] = None,
     ) -> None:
         self.body = body
         self.end_task = end_task
@@ -62,6 +68,7 @@ class Experiment:
         self.seed = seed
         self.data_root = data_root
         self.include = include or []
+        self.init_from = init_from
         names = [end_task.name, *(t.name for t in self.aux_tasks)]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -92,6 +99,8 @@ def prepare(experiment: Experiment, device: torch.device, with_aux: bool = True)
     seed_everything(experiment.seed)
     data_root = DataRoot(experiment.data_root)
     body = experiment.body.construct(data_root=data_root)
+    if experiment.init_from:
+        load_body(body, Path(experiment.init_from))
     experiment.end_task.setup(body, data_root, experiment.seed)
     aux_tasks = experiment.aux_tasks if with_aux else []
     for task in aux_tasks:
@@ -129,6 +138,7 @@ def run_experiment(
               logger, show_progress)
     try:
         metrics = experiment.trainer.fit(run)
+        metrics["compute"] = training_compute(body, run.tasks, metrics)
     finally:
         logger.close()
         logging.getLogger("tartan_fw").removeHandler(handler)
@@ -147,6 +157,7 @@ def load_run(directory: Path, device: torch.device) -> Run:
 
     load_plugins(config.get("include", []))
     experiment = build(Experiment, config)
+    experiment.init_from = None  # the best checkpoint replaces the whole body anyway
     body, _ = prepare(experiment, device, with_aux=False)
     run = Run(body, experiment.end_task, [], experiment.weighter, directory, device, experiment.seed, show_progress=False)
     if not run.best_path.exists():

@@ -79,20 +79,21 @@ def config_options(command: Callable) -> Callable:
 @_fail_cleanly
 def run(obj: dict, config_file: str, ext_var: tuple, override: tuple, overrides: str | None, output: str | None,
         seed: int | None, device: str, force: bool, quiet: bool) -> None:
-    """Train and evaluate an experiment; writes the run directory and metrics.json."""
+    """Train and evaluate an experiment or pipeline; writes the run directory and metrics.json."""
     from rich.console import Console
 
-    from tartan_fw.experiment import resolve_device, run_experiment
+    from tartan_fw.experiment import resolve_device
+    from tartan_fw.pipeline import run_config
 
     config, ext_vars = _config_from_cli(config_file, ext_var, override, overrides, obj["include"])
     if seed is not None:
         config["seed"] = seed
     directory = Path(output or Path("runs") / f"{Path(config_file).stem}-seed{config.get('seed', 0)}")
-    metrics = run_experiment(config, directory, resolve_device(device), force, not quiet, ext_vars)
+    metrics = run_config(config, directory, resolve_device(device), force, not quiet, ext_vars)
     metric = metrics["metric"]
     Console().print(
         f"[bold]{directory}[/]: dev {metric} {metrics['best_dev'].get(metric, float('nan')):.4f} "
-        f"(step {metrics['best_step']}), test {metric} {metrics['test'][metric]:.4f}"
+        f"(step {metrics['best_step']}), test {metric} {metrics['test'].get(metric, float('nan')):.4f}"
     )
 
 
@@ -102,12 +103,11 @@ def run(obj: dict, config_file: str, ext_var: tuple, override: tuple, overrides:
 @_fail_cleanly
 def validate(obj: dict, config_file: str, ext_var: tuple, override: tuple, overrides: str | None) -> None:
     """Check a config against the registry without loading models or data."""
-    from tartan_fw.common.from_config import validate as validate_config
     from tartan_fw.errors import ConfigurationError
-    from tartan_fw.experiment import Experiment
+    from tartan_fw.pipeline import validate_config
 
     config, _ = _config_from_cli(config_file, ext_var, override, overrides, obj["include"])
-    problems = validate_config(Experiment, config)
+    problems = validate_config(config)
     if problems:
         raise ConfigurationError([f"{config_file}: {p}" for p in problems])
     click.echo(f"{config_file}: ok")
@@ -184,6 +184,9 @@ def fetch(task: str, target: str | None) -> None:
     root = Path(target) if target else default_data_root()
     for path in fetch_task(task, root):
         click.echo(str(path))
+
+
+from tartan_fw.cli import compare, plot, sweep  # noqa: E402,F401  (each registers its command on cli)
 
 
 def main() -> None:

@@ -61,6 +61,14 @@ class Body(Registrable, nn.Module):
         embeddings = self.encoder.get_input_embeddings().weight
         return copy.deepcopy(self._lm_head[0], memo={id(embeddings): embeddings})
 
+    def load_lm_head_state(self, state: dict[str, torch.Tensor]) -> bool:
+        """Keep a continued-pretraining stage's trained LM head, so the next stage's masked-LM tasks
+        start from it; False when the body has no LM head to hold it."""
+        if not self._lm_head:
+            return False
+        self._lm_head[0].load_state_dict(state)
+        return True
+
     def fingerprint(self) -> str:
         """Identifies the tokenizer, for the tokenisation cache."""
         backend = getattr(self.tokenizer, "backend_tokenizer", None)

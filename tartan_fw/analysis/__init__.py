@@ -1,0 +1,1 @@
+"""Reading finished runs back: significance tests, comparison tables and figures."""

@@ -1,0 +1,181 @@
+"""Methods compared as in the paper's tables: mean and std over seeds, permutation-test p-values, cost.
+
+Each method is a sweep directory (or one run). Scores are shown in points (x100), standard
+deviations are sample standard deviations (n - 1), and p-values are two-sided permutation tests
+of the difference of test means, against the baseline method (the first, unless chosen) in the
+table and between every pair in the JSON and the pairwise Markdown table.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from tartan_fw.analysis.permutation import PermutationResult, permutation_test
+from tartan_fw.analysis.runs import RunResult, read_runs
+from tartan_fw.errors import TartanError
+
+
+@dataclass
+class Method:
+    """One method's runs and their summary statistics."""
+
+    name: str
+    directory: Path
+    runs: list[RunResult]
+
+    def scores(self, split: str) -> np.ndarray:
+        values = np.array([getattr(run, split) for run in self.runs], dtype=float)
+        return values[~np.isnan(values)]
+
+    def mean(self, split: str) -> float:
+        values = self.scores(split)
+        return float(values.mean()) if len(values) else math.nan
+
+    def std(self, split: str) -> float:
+        values = self.scores(split)
+        return float(values.std(ddof=1)) if len(values) > 1 else math.nan
+
+    def cost(self, key: str) -> float:
+        """Mean over runs of a compute record's entry (``flops``, ``wall_time_s``, ``steps``)."""
+        values = [run.compute[key] for run in self.runs if key in run.compute]
+        return float(np.mean(values)) if values else math.nan
+
+
+@dataclass
+class Comparison:
+    metric: str
+    methods: list[Method]
+    baseline: int
+    tests: dict[tuple[int, int], PermutationResult]
+
+    def pair(self, i: int, j: int) -> PermutationResult:
+        """The test of method i against method j (``difference`` = mean i - mean j)."""
+        if i < j:
+            return self.tests[(i, j)]
+        result = self.tests[(j, i)]
+        return PermutationResult(-result.difference, result.p_value, result.permutations, result.exact)
+
+    def test_against_baseline(self, index: int) -> Optional[PermutationResult]:
+        return None if index == self.baseline else self.pair(index, self.baseline)
+
+
+def compare(
+    directories: list[Path], names: Optional[list[str]] = None, baseline: int = 0,
+    permutations: int = 10_000, seed: int = 0,
+) -> Comparison:
+    """Read every method's runs and test every pair of methods on their test scores."""
+    names = names or [directory.name for directory in directories]
+    if len(names) != len(directories):
+        raise TartanError(f"--name was given {len(names)} times for {len(directories)} directories; give one per directory")
+    if not 0 <= baseline < len(directories):
+        raise TartanError(f"--baseline {baseline}: choose a method by its position, 0 to {len(directories) - 1}")
+    methods = [Method(name, directory, read_runs(directory)) for name, directory in zip(names, directories)]
+    metrics = {run.metric for method in methods for run in method.runs}
+    if len(metrics) != 1:
+        raise TartanError(f"the runs report different headline metrics ({', '.join(sorted(metrics))}); compare runs of one end-task")
+    for method in methods:
+        if not len(method.scores("test")):
+            raise TartanError(f"{method.directory}: no run has a test score (a pretraining-only run?); compare end-task runs")
+    tests = {
+        (i, j): permutation_test(methods[i].scores("test"), methods[j].scores("test"), permutations, seed)
+        for i in range(len(methods)) for j in range(i + 1, len(methods))
+    }
+    return Comparison(metrics.pop(), methods, baseline, tests)
+
+
+def _points(value: float) -> str:
+    return "-" if math.isnan(value) else f"{100 * value:.2f}"
+
+
+def _number(value: float, pattern: str) -> str:
+    return "-" if math.isnan(value) else format(value, pattern)
+
+
+def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
+    """The printed table: header and formatted rows (shared by the terminal and Markdown)."""
+    baseline = comparison.methods[comparison.baseline].name
+    metric = comparison.metric
+    header = ["method", "runs", f"test {metric}", f"dev {metric}", f"p vs {baseline}", "TFLOPs", "wall s", "steps"]
+    rows = []
+    for index, method in enumerate(comparison.methods):
+        test = comparison.test_against_baseline(index)
+        rows.append([
+            method.name,
+            str(len(method.scores("test"))),
+            f"{_points(method.mean('test'))} ± {_points(method.std('test'))}",
+            f"{_points(method.mean('dev'))} ± {_points(method.std('dev'))}",
+            "" if test is None else f"{test.p_value:.3f}",
+            _number(method.cost("flops") / 1e12, ".3g"),
+            _number(method.cost("wall_time_s"), ".0f"),
+            _number(method.cost("steps"), ".0f"),
+        ])
+    return header, rows
+
+
+def to_markdown(comparison: Comparison) -> str:
+    header, rows = table_rows(comparison)
+    lines = [_markdown_row(header), _markdown_row(["---"] * len(header)), *(_markdown_row(row) for row in rows)]
+    if len(comparison.methods) > 2:
+        names = [method.name for method in comparison.methods]
+        lines += ["", "Pairwise p-values (two-sided permutation test on test scores):", "",
+                  _markdown_row(["", *names]), _markdown_row(["---"] * (len(names) + 1))]
+        for i, name in enumerate(names):
+            cells = ["" if i == j else f"{comparison.pair(i, j).p_value:.3f}" for j in range(len(names))]
+            lines.append(_markdown_row([name, *cells]))
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def to_csv(comparison: Comparison) -> str:
+    """One row per method with raw numbers (scores as fractions)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["method", "directory", "runs", "metric", "test_mean", "test_std", "dev_mean", "dev_std",
+                     "p_vs_baseline", "difference_vs_baseline", "flops", "wall_time_s", "steps"])
+    for index, method in enumerate(comparison.methods):
+        test = comparison.test_against_baseline(index)
+        writer.writerow([
+            method.name, str(method.directory), len(method.scores("test")), comparison.metric,
+            method.mean("test"), method.std("test"), method.mean("dev"), method.std("dev"),
+            "" if test is None else test.p_value, "" if test is None else test.difference,
+            method.cost("flops"), method.cost("wall_time_s"), method.cost("steps"),
+        ])
+    return out.getvalue()
+
+
+def to_json(comparison: Comparison) -> str:
+    """Everything, including each run's scores and every pairwise test."""
+    names = [method.name for method in comparison.methods]
+    document: dict[str, Any] = {
+        "metric": comparison.metric,
+        "baseline": names[comparison.baseline],
+        "methods": [
+            {
+                "name": method.name,
+                "directory": str(method.directory),
+                "runs": [{"directory": str(run.directory), "test": run.test, "dev": run.dev, "compute": run.compute}
+                         for run in method.runs],
+                "test_mean": method.mean("test"), "test_std": method.std("test"),
+                "dev_mean": method.mean("dev"), "dev_std": method.std("dev"),
+                "flops": method.cost("flops"), "wall_time_s": method.cost("wall_time_s"), "steps": method.cost("steps"),
+            }
+            for method in comparison.methods
+        ],
+        "tests": [
+            {"a": names[i], "b": names[j], "difference": result.difference, "p_value": result.p_value,
+             "permutations": result.permutations, "exact": result.exact}
+            for (i, j), result in comparison.tests.items()
+        ],
+    }
+    return json.dumps(document, indent=2, allow_nan=True) + "\n"

@@ -1,0 +1,125 @@
+"""Pipelines: experiments run one after another in one run directory, each continuing the last one's body.
+
+The paper's baselines are pipelines: TAPT is masked-LM pretraining on the task's text then
+fine-tuning, DAPT+TAPT chains two pretraining stages before it. A pipeline config is::
+
+    {
+      body: {...}, seed: 0,               // any experiment key here is shared by every stage
+      stages: [
+        {name: 'tapt', end_task: {...}, aux_tasks: [...], trainer: {type: 'pretrain', ...}},
+        {name: 'finetune', end_task: {...}, trainer: {type: 'tartan', ...}},
+      ],
+    }
+
+Stage ``<name>`` runs into ``<run dir>/<name>/``; every stage after the first starts from the
+body the previous stage saved (its ``init_from`` is set here). The pipeline's ``metrics.json``
+is the last stage's, with each stage's summary under ``pipeline`` and the compute of all stages
+added up under ``compute``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from tartan_fw.common.config import deep_merge
+from tartan_fw.common.from_config import validate
+from tartan_fw.errors import ConfigurationError, TartanError
+from tartan_fw.experiment import CONFIG_FILE, METRICS_FILE, Experiment, run_experiment, write_json
+from tartan_fw.training.compute import total_compute
+
+STAGE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+PIPELINE_KEYS = ("stages", "description")
+
+
+def is_pipeline(config: dict[str, Any]) -> bool:
+    return "stages" in config
+
+
+def stage_configs(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(name, experiment config) per stage: the shared top-level keys with the stage's own on top."""
+    stages = config["stages"]
+    if not isinstance(stages, list) or not stages:
+        raise ConfigurationError(["stages: expected a non-empty list of stage objects"])
+    shared = {key: value for key, value in config.items() if key not in PIPELINE_KEYS}
+    problems, result, seen = [], [], set()
+    for index, stage in enumerate(stages):
+        where = f"stages[{index}]"
+        if not isinstance(stage, dict):
+            problems.append(f"{where}: expected an object with a 'name' and experiment keys, got {stage!r}")
+            continue
+        name = stage.get("name")
+        if not isinstance(name, str) or not STAGE_NAME.match(name):
+            problems.append(f"{where}.name: give each stage a name of letters, digits, '_', '-' or '.' (got {name!r})")
+        elif name in seen:
+            problems.append(f"{where}.name: '{name}' names an earlier stage too; stage names must be unique")
+        seen.add(name)
+        if index > 0 and "init_from" in stage:
+            problems.append(f"{where}.init_from: set by the pipeline (the previous stage's body); remove it")
+        own = {key: value for key, value in stage.items() if key != "name"}
+        result.append((str(name), deep_merge(shared, own)))
+    if problems:
+        raise ConfigurationError(problems)
+    return result
+
+
+def validate_config(config: dict[str, Any]) -> list[str]:
+    """Every problem of an experiment or pipeline config, without building anything."""
+    if not is_pipeline(config):
+        return validate(Experiment, config)
+    try:
+        stages = stage_configs(config)
+    except ConfigurationError as err:
+        return err.problems
+    # Later stages get init_from at run time; a placeholder keeps validation of the rest honest.
+    return [
+        problem
+        for index, (_, stage) in enumerate(stages)
+        for problem in validate(Experiment, {**stage, "init_from": "<previous stage>"} if index else stage,
+                                f"stages[{index}]")
+    ]
+
+
+def run_config(
+    config: dict[str, Any],
+    directory: Path,
+    device: torch.device,
+    force: bool = False,
+    show_progress: bool = True,
+    ext_vars: Optional[dict[str, str]] = None,
+) -> dict[str, Any]:
+    """Run an experiment or a pipeline config into ``directory``; returns its metrics."""
+    if not is_pipeline(config):
+        return run_experiment(config, directory, device, force, show_progress, ext_vars)
+    stages = stage_configs(config)
+    problems = validate_config(config)
+    if problems:
+        raise ConfigurationError(problems)
+    if directory.exists() and any(directory.iterdir()):
+        if not force:
+            raise TartanError(f"{directory}: run directory exists; choose another with -s or pass --force")
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    write_json(directory / CONFIG_FILE, config)
+    write_json(directory / "ext_vars.json", ext_vars or {})
+    summaries: list[dict[str, Any]] = []
+    previous: Optional[Path] = None
+    metrics: dict[str, Any] = {}
+    for name, stage in stages:
+        if previous is not None:
+            stage = {**stage, "init_from": str(previous.resolve())}
+        metrics = run_experiment(stage, directory / name, device, False, show_progress, ext_vars)
+        summaries.append(_summary(name, metrics))
+        previous = directory / name
+    result = {**metrics, "pipeline": summaries, "compute": total_compute([s["compute"] for s in summaries])}
+    write_json(directory / METRICS_FILE, result)
+    return result
+
+
+def _summary(name: str, metrics: dict[str, Any]) -> dict[str, Any]:
+    keys = ("best_dev", "best_step", "test", "steps", "wall_time_s", "tokens", "compute")
+    return {"name": name, **{key: metrics[key] for key in keys}}

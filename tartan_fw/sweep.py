@@ -1,0 +1,100 @@
+"""Seed sweeps: one run per seed into ``<sweep dir>/seed<N>``, several at once, resumable.
+
+Each seed runs as its own ``tartan-fw run`` process, so runs share nothing (random state,
+registries, memory) and a crash stops only its seed. A seed whose ``metrics.json`` exists is
+finished and skipped; a seed directory without one is left over from an interrupted run and is
+run again from the start.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from tartan_fw.errors import TartanError
+
+METRICS_FILE = "metrics.json"
+SWEEP_FILE = "sweep.json"
+# Run through main() rather than ``python -m``, which would import the CLI module twice.
+CLI = [sys.executable, "-c", "from tartan_fw.cli.main import main; main()"]
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``0-4,7,9`` -> [0, 1, 2, 3, 4, 7, 9] (ranges inclusive, order kept, repeats dropped)."""
+    seeds: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not match:
+            raise TartanError(f"--seeds {text!r}: '{part}' is not a seed or a range like 0-9")
+        first, last = int(match.group(1)), int(match.group(2) or match.group(1))
+        if last < first:
+            raise TartanError(f"--seeds {text!r}: the range '{part}' runs backwards; write {last}-{first}")
+        seeds += [seed for seed in range(first, last + 1) if seed not in seeds]
+    return seeds
+
+
+def seed_directory(sweep: Path, seed: int) -> Path:
+    return sweep / f"seed{seed}"
+
+
+@dataclass
+class SeedJob:
+    """One seed's ``tartan-fw run`` command; its output goes to ``<sweep dir>/seed<N>.log``."""
+
+    seed: int
+    command: list[str]
+    log: Path
+
+
+def pending_jobs(sweep: Path, seeds: list[int], run_arguments: Callable[[int, Path], list[str]]) -> tuple[list[SeedJob], list[int]]:
+    """Jobs for the seeds not yet finished, and the finished seeds that are skipped."""
+    jobs, done = [], []
+    for seed in seeds:
+        directory = seed_directory(sweep, seed)
+        if (directory / METRICS_FILE).exists():
+            done.append(seed)
+            continue
+        arguments = run_arguments(seed, directory)
+        if directory.exists():
+            arguments.append("--force")  # an interrupted run: start it again
+        jobs.append(SeedJob(seed, [*CLI, *arguments], sweep / f"seed{seed}.log"))
+    return jobs, done
+
+
+def run_jobs(
+    jobs: list[SeedJob], parallel: int, threads: Optional[int] = None,
+    report: Callable[[SeedJob, int, float], None] = lambda job, code, seconds: None,
+) -> dict[int, int]:
+    """Run the jobs, ``parallel`` at a time; returns each seed's exit code.
+
+    ``threads`` caps each process's intra-op threads (``OMP_NUM_THREADS``), so parallel runs
+    do not oversubscribe the cores.
+    """
+    environment = dict(os.environ)
+    if threads is not None:
+        environment["OMP_NUM_THREADS"] = str(threads)
+    waiting = list(jobs)
+    running: dict[int, tuple[SeedJob, subprocess.Popen, float]] = {}
+    codes: dict[int, int] = {}
+    while waiting or running:
+        while waiting and len(running) < parallel:
+            job = waiting.pop(0)
+            job.log.parent.mkdir(parents=True, exist_ok=True)
+            with job.log.open("w") as log:
+                process = subprocess.Popen(job.command, stdout=log, stderr=subprocess.STDOUT, env=environment)
+            running[job.seed] = (job, process, time.perf_counter())
+        for seed, (job, process, started) in list(running.items()):
+            code = process.poll()
+            if code is not None:
+                del running[seed]
+                codes[seed] = code
+                report(job, code, time.perf_counter() - started)
+        if running:
+            time.sleep(0.2)
+    return codes

@@ -1,0 +1,122 @@
+"""Pipelines of stages: continued pretraining hands its body (and LM head) to the next stage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from click.testing import CliRunner
+from safetensors.torch import load_file
+
+import tartan_fw.experiment as experiment_module
+from tartan_fw.cli.main import cli
+from tartan_fw.errors import ConfigurationError, TartanError
+from tartan_fw.pipeline import run_config, stage_configs, validate_config
+
+
+def pipeline(tiny, stages: list[tuple[str, tuple[str, ...], dict[str, Any]]]) -> dict[str, Any]:
+    """A pipeline over the tiny task: the body and data shared, each stage its aux tasks and trainer."""
+    base = tiny()
+    shared = {key: base[key] for key in ("data_root", "seed", "body", "end_task")}
+    return {
+        **shared,
+        "stages": [
+            {"name": name, "aux_tasks": tiny(aux=aux)["aux_tasks"], "trainer": trainer}
+            for name, aux, trainer in stages
+        ],
+    }
+
+
+PRETRAIN = {"type": "pretrain", "max_steps": 3, "lr": 1e-3, "log_every": 1}
+FINETUNE = {"type": "tartan", "max_steps": 2, "eval_every": 2, "log_every": 1}
+
+
+@pytest.fixture
+def loaded_bodies(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Records, for every init_from load, the file and the body (and its LM head) right after loading."""
+    records: list[dict[str, Any]] = []
+    original = experiment_module.load_body
+
+    def spy(body: torch.nn.Module, source: Path) -> Path:
+        path = original(body, source)
+        lm_head = body.lm_head()
+        records.append({
+            "file": path,
+            "body": {k: v.detach().clone() for k, v in body.state_dict().items()},
+            "lm_head": {k: v.detach().clone() for k, v in lm_head.state_dict().items()} if lm_head else {},
+        })
+        return path
+
+    monkeypatch.setattr(experiment_module, "load_body", spy)
+    return records
+
+
+def test_finetune_stage_starts_from_the_pretrained_body(tmp_path: Path, tiny, loaded_bodies) -> None:
+    config = pipeline(tiny, [("tapt", ("tapt",), PRETRAIN), ("finetune", (), FINETUNE)])
+    out = tmp_path / "run"
+    metrics = run_config(config, out, torch.device("cpu"), show_progress=False)
+
+    saved = load_file(str(out / "tapt" / "body.safetensors"))
+    assert len(loaded_bodies) == 1 and loaded_bodies[0]["file"] == out / "tapt" / "body.safetensors"
+    loaded = loaded_bodies[0]["body"]
+    assert loaded.keys() == {k.removeprefix("body.") for k in saved if k.startswith("body.")}
+    for name, value in loaded.items():
+        assert torch.equal(value, saved[f"body.{name}"]), name
+
+    # Pretraining changed the body: the hand-off is not a no-op.
+    fresh = experiment_module.build(experiment_module.Experiment, stage_configs(config)[0][1])
+    body, _ = experiment_module.prepare(fresh, torch.device("cpu"), with_aux=False)
+    assert any(not torch.equal(v, loaded[k]) for k, v in body.state_dict().items())
+
+    stage_config = json.loads((out / "finetune" / "config.json").read_text())
+    assert stage_config["init_from"] == str((out / "tapt").resolve())
+    assert [s["name"] for s in metrics["pipeline"]] == ["tapt", "finetune"]
+    assert metrics["test"] == metrics["pipeline"][1]["test"] and "macro_f1" in metrics["test"]
+    assert metrics["pipeline"][0]["test"] == {}
+    stages = [s["compute"] for s in metrics["pipeline"]]
+    assert metrics["compute"]["flops"] == pytest.approx(sum(c["flops"] for c in stages))
+    assert metrics["compute"]["steps"] == 3 + 2
+    assert json.loads((out / "metrics.json").read_text())["compute"] == metrics["compute"]
+
+
+def test_chained_pretraining_hands_on_the_lm_head(tmp_path: Path, tiny, loaded_bodies) -> None:
+    config = pipeline(tiny, [("dapt", ("dapt",), PRETRAIN), ("tapt", ("tapt",), PRETRAIN)])
+    run_config(config, tmp_path / "run", torch.device("cpu"), show_progress=False)
+    saved = load_file(str(tmp_path / "run" / "dapt" / "body.safetensors"))
+    lm_head = loaded_bodies[0]["lm_head"]
+    assert lm_head and all(torch.equal(v, saved[f"lm_head.{k}"]) for k, v in lm_head.items())
+
+
+def test_pipeline_config_errors_name_the_stage(tiny) -> None:
+    config = pipeline(tiny, [("a", ("tapt",), PRETRAIN), ("a", (), {**FINETUNE, "max_step": 2})])
+    config["stages"][1]["init_from"] = "elsewhere"
+    with pytest.raises(ConfigurationError) as raised:
+        stage_configs(config)
+    text = str(raised.value)
+    assert "stages[1].name" in text and "stages[1].init_from" in text
+    del config["stages"][1]["init_from"]
+    config["stages"][1]["name"] = "b"
+    problems = validate_config(config)
+    assert len(problems) == 1 and problems[0].startswith("stages[1].trainer.max_step") and "max_steps" in problems[0]
+
+
+def test_cli_validates_and_runs_a_pipeline(tmp_path: Path, tiny) -> None:
+    path = tmp_path / "tapt.jsonnet"
+    path.write_text(json.dumps(pipeline(tiny, [("tapt", ("tapt",), PRETRAIN), ("finetune", (), FINETUNE)])))
+    assert CliRunner().invoke(cli, ["validate", str(path)]).exit_code == 0
+    result = CliRunner().invoke(cli, ["run", str(path), "-s", str(tmp_path / "run"), "--device", "cpu", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "test macro_f1" in result.output
+
+
+def test_init_from_a_different_body_is_refused(tmp_path: Path, tiny) -> None:
+    first = {**tiny(aux=("tapt",)), "trainer": PRETRAIN}
+    run_config(first, tmp_path / "small", torch.device("cpu"), show_progress=False)
+    second = tiny(aux=())
+    second["body"] = {**second["body"], "hidden_size": 16}
+    second["init_from"] = str(tmp_path / "small")
+    with pytest.raises(TartanError, match="init_from: .*does not fit this body.*same body config"):
+        run_config(second, tmp_path / "big", torch.device("cpu"), show_progress=False)
