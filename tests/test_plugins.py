@@ -1,0 +1,167 @@
+"""Plugins: the tutorial in docs/plugins.md runs as written; discovery three ways; both errors."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import textwrap
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import REAL_DATA
+from tartan_fw.cli.main import cli
+
+REPO = Path(__file__).resolve().parents[1]
+BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.DOTALL)
+
+
+def tutorial_files() -> dict[str, str]:
+    """The tutorial's code blocks whose first line names a file (``# path`` or ``// path``), joined per file."""
+    files: dict[str, list[str]] = defaultdict(list)
+    for _, code in BLOCK.findall((REPO / "docs" / "plugins.md").read_text()):
+        first, _, rest = code.partition("\n")
+        match = re.fullmatch(r"(?:#|//) ((?:plugins|experiments)/\S+)", first.strip())
+        if match:
+            files[match.group(1)].append(rest)
+    return {path: "\n\n".join(parts) for path, parts in files.items()}
+
+
+def invoke(*args: str) -> object:
+    return CliRunner().invoke(cli, list(args))
+
+
+def assert_one_line_error(result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry) -> Path:
+    """An empty project directory as the working directory, with plugin registrations undone afterwards."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    return folder
+
+
+def write_plugin(path: Path, name: str, body: str = "") -> Path:
+    """A module registering an aux task ``name`` (plus ``body``, e.g. code that fails)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(f"""
+        from tartan_fw.tasks import AuxTask
+        {body}
+
+        @AuxTask.register("{name}")
+        class PluginTask(AuxTask):
+            \"\"\"A task registered by a test plugin.\"\"\"
+    """))
+    return path
+
+
+def test_tutorial_code_runs_as_written(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = tutorial_files()
+    assert set(files) == {"plugins/word_order.py", "experiments/word_order.jsonnet"}
+    shutil.copytree(REPO / "experiments", project / "experiments")
+    for path, code in files.items():
+        (project / path).parent.mkdir(parents=True, exist_ok=True)
+        (project / path).write_text(code)
+    monkeypatch.setenv("TARTAN_DATA", str(REAL_DATA))
+
+    listed = invoke("list", "aux_task")
+    assert listed.exit_code == 0 and "word_order" in listed.output, listed.output
+    validated = invoke("validate", "experiments/word_order.jsonnet")
+    assert validated.exit_code == 0, validated.output
+
+    small = ["-o", "trainer.max_steps=2", "-o", "trainer.eval_every=2", "-o", "body.hidden_size=32",
+             "-o", "body.num_layers=1", "-o", "body.intermediate_size=64", "-o", "body.vocab_size=300",
+             "-o", "body.max_length=48"]
+    result = invoke("run", "experiments/word_order.jsonnet", "-s", "runs/word_order", "--device", "cpu",
+                    "--quiet", *small)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((project / "runs" / "word_order" / "metrics.json").read_text())
+    assert metrics["tokens"]["multitask/word_order"] > 0
+
+    from plugins.word_order import WordOrderTask
+    from tartan_fw.common.from_config import build
+    from tartan_fw.data.root import DataRoot
+    from tartan_fw.experiment import Experiment
+
+    config = json.loads((project / "runs" / "word_order" / "config.json").read_text())
+    experiment = build(Experiment, config)
+    task = experiment.aux_tasks[-1]
+    assert isinstance(task, WordOrderTask) and task.reader.min_words == 8
+    body = experiment.body.construct(data_root=DataRoot(REAL_DATA))
+    task.setup(body, DataRoot(REAL_DATA), seed=0)
+    batch = task.collate(task.stream.next())
+    shuffled = batch["labels"].bool()
+    assert 0 < int(shuffled.sum()) < len(shuffled)
+    originals = [task.texts[i] for i in range(len(task.texts))]
+    for row, label in zip(batch["input_ids"], shuffled.tolist()):
+        tokens = row[row.ne(task.pad_id)]
+        unchanged = any(len(o) == len(tokens) and bool((o == tokens).all()) for o in originals)
+        assert unchanged != label
+
+
+def test_plugins_folder_is_discovered(project: Path) -> None:
+    write_plugin(project / "plugins" / "folder_plugin.py", "from_folder")
+    write_plugin(project / "plugins" / "_private.py", "never", body="raise RuntimeError('must not be imported')")
+    result = invoke("list", "aux_task")
+    assert result.exit_code == 0, result.output
+    assert "from_folder" in result.output and "never" not in result.output
+
+
+def test_include_package_and_config_include(project: Path, tiny) -> None:
+    write_plugin(project / "cli_plugin.py", "from_cli")
+    result = invoke("--include-package", "cli_plugin", "list", "aux_task")
+    assert result.exit_code == 0 and "from_cli" in result.output, result.output
+
+    write_plugin(project / "config_plugin.py", "from_config")
+    config = tiny(aux=())
+    config["aux_tasks"] = [{"type": "from_config", "name": "x", "batch_size": 2}]
+    (project / "exp.json").write_text(json.dumps(config))
+    unknown = invoke("validate", "exp.json")
+    assert "unknown aux_task 'from_config'" in unknown.output and "plugins loaded" in unknown.output
+    config["include"] = ["config_plugin"]
+    (project / "exp.json").write_text(json.dumps(config))
+    result = invoke("validate", "exp.json")
+    assert result.exit_code == 0 and "exp.json: ok" in result.output, result.output
+
+
+def test_entry_point_of_an_installed_distribution(project: Path, tmp_path: Path, monkeypatch) -> None:
+    site = tmp_path / "site"
+    write_plugin(site / "ep_plugin_module.py", "from_entry_point")
+    info = site / "ep_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ep-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[tartan_fw.plugins]\nmine = ep_plugin_module\n")
+    monkeypatch.syspath_prepend(str(site))
+    result = invoke("list", "aux_task")
+    assert result.exit_code == 0 and "from_entry_point" in result.output, result.output
+    from tartan_fw.plugins import loaded_plugins
+
+    assert "ep_plugin_module" in loaded_plugins()
+
+
+def test_a_plugin_that_fails_to_import_is_named_with_the_cause(project: Path) -> None:
+    write_plugin(project / "plugins" / "broken.py", "broken", body="import no_such_module_anywhere")
+    result = invoke("list")
+    assert_one_line_error(result, "plugin 'plugins.broken'", "failed to import", "ModuleNotFoundError",
+                          "no_such_module_anywhere")
+
+    (project / "plugins" / "broken.py").write_text("def oops(:\n")
+    assert_one_line_error(invoke("list"), "plugin 'plugins.broken'", "SyntaxError")
+
+
+def test_a_plugin_taking_a_registered_name_names_both(project: Path, tiny) -> None:
+    write_plugin(project / "plugins" / "clash.py", "mlm")
+    (project / "exp.json").write_text(json.dumps(tiny()))
+    result = invoke("validate", "exp.json")
+    assert_one_line_error(result, "plugin 'plugins.clash'", "cannot register plugins.clash.PluginTask as aux_task 'mlm'",
+                          "taken by tartan_fw.tasks.masked_lm.MaskedLMTask")
