@@ -3,7 +3,8 @@
 // choices we had to make within a grid are commented.
 local lib = import 'tartan.libsonnet';
 
-function(task_name, aux=['tapt', 'dapt'], weighter={ type: 'uniform' }, model='roberta-base')
+// dapt_corpus: the DAPT text file (default the task's 1x domain corpus; Table 4 used a 10x one).
+function(task_name, aux=['tapt', 'dapt'], weighter={ type: 'uniform' }, model='roberta-base', dapt_corpus=null)
   local task = lib.tasks[task_name];
   local end_batch = 128;  // smallest of the paper's head batch sizes {128, 256, 512}
   local aux_batch = 32;  // per masked-LM task and step; chosen, not given by the paper
@@ -14,7 +15,9 @@ function(task_name, aux=['tapt', 'dapt'], weighter={ type: 'uniform' }, model='r
     body: lib.body(model, task, 512),
     end_task: lib.end_task(task, end_batch),
     aux_tasks: [
-      if name == 'tapt' then lib.tapt(task, aux_batch) else lib.dapt(task, aux_batch)
+      if name == 'tapt' then lib.tapt(task, aux_batch)
+      else if dapt_corpus == null then lib.dapt(task, aux_batch)
+      else lib.dapt(task, aux_batch, corpus=dapt_corpus)
       for name in aux
     ],
     weighter: weighter,
