@@ -9,7 +9,7 @@ import random
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Iterable, List, Optional
 
 import torch
 
@@ -18,6 +18,7 @@ from tartan_fw.data.root import DataRoot
 from tartan_fw.errors import TartanError
 from tartan_fw.models.bodies import Body
 from tartan_fw.tasks import AuxTask, EndTask
+from tartan_fw.trained import save_model_files
 from tartan_fw.training.body_weights import load_body
 from tartan_fw.training.checkpoint import load_end_task_model
 from tartan_fw.training.compute import training_compute
@@ -130,6 +131,7 @@ def run_experiment(
     write_json(directory / CONFIG_FILE, config)
     write_json(directory / "ext_vars.json", ext_vars or {})
     write_json(directory / "labels.json", experiment.end_task.labels)
+    save_model_files(body, directory)
     handler = logging.FileHandler(directory / "log.txt")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger("tartan_fw").addHandler(handler)
@@ -147,15 +149,21 @@ def run_experiment(
     return metrics
 
 
-def load_run(directory: Path, device: torch.device) -> Run:
-    """A finished run's end-task model (best checkpoint) with its data, for evaluation and prediction."""
+def read_run_config(directory: Path, include: Iterable[str] = ()) -> dict[str, Any]:
+    """A run's resolved config, with the plugins it (and ``include``) needs imported."""
+    from tartan_fw.plugins import load_plugins
+
     config_path = directory / CONFIG_FILE
     if not config_path.exists():
         raise TartanError(f"{directory}: not a run directory (no {CONFIG_FILE}); pass the -s folder of a finished run")
     config = json.loads(config_path.read_text())
-    from tartan_fw.plugins import load_plugins
+    load_plugins([*include, *config.get("include", [])])
+    return config
 
-    load_plugins(config.get("include", []))
+
+def load_run(directory: Path, device: torch.device, include: Iterable[str] = ()) -> Run:
+    """A finished run's end-task model (best checkpoint) with its data, for evaluation."""
+    config = read_run_config(directory, include)
     experiment = build(Experiment, config)
     experiment.init_from = None  # the best checkpoint replaces the whole body anyway
     body, _ = prepare(experiment, device, with_aux=False)

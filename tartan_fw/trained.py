@@ -1,0 +1,147 @@
+"""A finished run's end-task model, loaded without its training data: for ``predict`` and ``export``.
+
+A run directory keeps what prediction needs besides the weights: the encoder's architecture and
+tokenizer (``model/``, written when training starts) and the label names (``labels.json``).
+Rebuilding the body from these, rather than from the experiment's body config, means no corpus
+is read (a scratch body would otherwise retrain its tokenizer from the corpora) and no
+pretrained checkpoint is downloaded only to be overwritten by the run's own weights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import torch
+
+from tartan_fw.data.batching import ordered_batches
+from tartan_fw.data.tokenized import tokenize
+from tartan_fw.errors import TartanError
+from tartan_fw.models.bodies.base import Body
+from tartan_fw.models.heads import ClassificationHead
+
+MODEL_FOLDER = "model"
+LABELS_FILE = "labels.json"
+BODY_FILE = "body.json"
+
+
+def save_model_files(body: Any, directory: Path) -> None:
+    """Write the encoder's config and tokenizer into ``directory/model`` (bodies without both: nothing)."""
+    encoder, tokenizer = getattr(body, "encoder", None), getattr(body, "tokenizer", None)
+    if encoder is None or tokenizer is None:
+        return
+    folder = directory / MODEL_FOLDER
+    encoder.config.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    (folder / BODY_FILE).write_text(json.dumps({"max_length": body.max_length}) + "\n")
+
+
+class SavedEncoderBody(Body):
+    """A run's encoder rebuilt, randomly initialised, from its saved architecture and tokenizer.
+
+    Built the way the training bodies build theirs (a masked-LM model's base model), so the
+    parameter names match the checkpoint, which then supplies the weights.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoTokenizer
+
+        max_length = json.loads((folder / BODY_FILE).read_text())["max_length"]
+        super().__init__(max_length)
+        config = AutoConfig.from_pretrained(folder)
+        try:
+            model = AutoModelForMaskedLM.from_config(config)
+        except ValueError:  # an architecture without a masked-LM class
+            model = AutoModel.from_config(config)
+        tokenizer = AutoTokenizer.from_pretrained(folder, model_max_length=max_length)
+        self._adopt(model, tokenizer, head_pretrained=False)
+
+
+@dataclass
+class TrainedModel:
+    """The body, the end-task head and the label names of a run's best checkpoint, in eval mode."""
+
+    body: SavedEncoderBody
+    head: ClassificationHead
+    labels: list[str]
+    device: torch.device
+
+    @torch.no_grad()
+    def probabilities(self, texts: list[str], batch_size: int, advance: Callable[[int], None] = lambda n: None) -> torch.Tensor:
+        """One row of label probabilities per text, in input order; ``advance`` is told each batch's size.
+
+        Texts are tokenised and truncated exactly as in training, and batched in length order so
+        padding stays small.
+        """
+        tokenizer = self.body.tokenizer
+        tokenized = tokenize(texts, tokenizer, self.body.max_length, key="", use_cache=False)
+        rows = torch.empty(len(texts), len(self.labels))
+        for batch in ordered_batches(tokenized, batch_size, tokenizer.pad_token_id):
+            hidden = self.body(batch["input_ids"].to(self.device), batch["attention_mask"].to(self.device))
+            logits = self.head(self.head.features(hidden)).float()
+            rows[batch["index"]] = logits.softmax(-1).cpu()
+            advance(len(batch["index"]))
+        return rows
+
+
+def load_trained_model(directory: Path, device: torch.device, include: Iterable[str] = ()) -> TrainedModel:
+    """The run's best end-task model, from the run directory alone (no data is read)."""
+    from tartan_fw.common.from_config import build
+    from tartan_fw.experiment import read_run_config
+    from tartan_fw.tasks import ClassificationTask, EndTask
+    from tartan_fw.training.body_weights import CHECKPOINT_FILE
+    from tartan_fw.training.checkpoint import load_end_task_model
+
+    config = read_run_config(directory, include)
+    end_task = build(EndTask, config["end_task"], "end_task")
+    if not isinstance(end_task, ClassificationTask):
+        raise TartanError(f"{directory}: the end-task is not text classification; predict and export need one")
+    folder = directory / MODEL_FOLDER
+    if not (folder / BODY_FILE).exists():
+        raise TartanError(
+            f"{folder}: missing; the run's body has no Hugging Face encoder and tokenizer, or the run was made "
+            f"before runs saved them; retrain it with this version of tartan-fw"
+        )
+    checkpoint = directory / CHECKPOINT_FILE
+    if not checkpoint.exists():
+        raise TartanError(f"{checkpoint}: no checkpoint; the run did not finish an evaluation")
+    labels = json.loads((directory / LABELS_FILE).read_text())
+    body = SavedEncoderBody(folder)
+    head = end_task.head_config.construct(body=body, num_labels=len(labels))
+    if not isinstance(head, ClassificationHead):
+        raise TartanError(f"{directory}: end_task.head is not a 'classification' head; export reads its weights as one")
+    load_end_task_model(body, head, checkpoint)
+    body.to(device).eval()
+    head.to(device).eval()
+    return TrainedModel(body, head, labels, device)
+
+
+def export_model(model: TrainedModel, target: Path) -> None:
+    """The model in Hugging Face format, plus ``head.safetensors`` and ``labels.json`` (see docs/export.md).
+
+    Written into a temporary folder beside ``target`` and renamed, so ``target`` is complete or absent.
+    """
+    from safetensors.torch import save_file
+
+    if target.exists() and any(target.iterdir()):
+        raise TartanError(f"{target}: exists and is not empty; choose another folder")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        model.body.encoder.save_pretrained(partial)
+        model.body.tokenizer.save_pretrained(partial)
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.head.state_dict().items()},
+                  str(partial / "head.safetensors"))
+        (partial / LABELS_FILE).write_text(json.dumps(model.labels, indent=2) + "\n")
+        os.chmod(partial, 0o755)
+        if target.exists():
+            target.rmdir()
+        os.replace(partial, target)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
