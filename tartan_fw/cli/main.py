@@ -158,12 +158,13 @@ def _missing_default() -> Any:
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--split", type=click.Choice(["dev", "test"]), default="test", show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.pass_obj
 @_fail_cleanly
-def evaluate(run_dir: str, split: str, device: str) -> None:
+def evaluate(obj: dict, run_dir: str, split: str, device: str) -> None:
     """Reload a run's best checkpoint and recompute the end-task metrics."""
     from tartan_fw.experiment import load_run, resolve_device
 
-    run = load_run(Path(run_dir), resolve_device(device))
+    run = load_run(Path(run_dir), resolve_device(device), obj["include"])
     metrics = run.evaluate(split)
     click.echo(json.dumps({"split": split, "metric": run.end_task.metric, **metrics}, indent=2))
 
@@ -186,7 +187,7 @@ def fetch(task: str, target: str | None) -> None:
         click.echo(str(path))
 
 
-from tartan_fw.cli import compare, plot, sweep  # noqa: E402,F401  (each registers its command on cli)
+from tartan_fw.cli import compare, export, plot, predict, sweep  # noqa: E402,F401  (each registers its command on cli)
 
 
 def main() -> None:

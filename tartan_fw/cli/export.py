@@ -1,0 +1,26 @@
+"""``tartan-fw export``: a run's end-task model in Hugging Face format (see docs/export.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tartan_fw.cli.main import _fail_cleanly, cli
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.pass_obj
+@_fail_cleanly
+def export(obj: dict, run_dir: str, out_dir: str) -> None:
+    """Write RUN_DIR's best end-task model to OUT_DIR: encoder and tokenizer (save_pretrained),
+    head.safetensors and labels.json, loadable without tartan-fw (docs/export.md)."""
+    import torch
+
+    from tartan_fw.trained import export_model, load_trained_model
+
+    model = load_trained_model(Path(run_dir), torch.device("cpu"), obj["include"])
+    export_model(model, Path(out_dir))
+    click.echo(f"{out_dir}: {model.body.encoder.config.model_type} encoder, {len(model.labels)} labels")

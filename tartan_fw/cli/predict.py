@@ -1,0 +1,76 @@
+"""``tartan-fw predict``: label probabilities for new texts from a finished run."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tartan_fw.cli.main import _fail_cleanly, cli
+from tartan_fw.errors import DataError
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """Every JSON object of the file, each with a string ``text``; the first bad line is an error."""
+    if not path.exists():
+        raise DataError(f"{path}: input file not found")
+    records = []
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataError(f"{path}:{number}: malformed JSON ({err.msg}); fix or remove the line") from err
+            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                raise DataError(f"{path}:{number}: expected a JSON object with a string 'text' field")
+            records.append(record)
+    if not records:
+        raise DataError(f"{path}: no texts to predict")
+    return records
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("input_file", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Output JSONL (default: standard output).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_obj
+@_fail_cleanly
+def predict(obj: dict, run_dir: str, input_file: str, output: str | None, batch_size: int, device: str,
+            quiet: bool) -> None:
+    """Label RUN_DIR's end-task for each line of INPUT_FILE (JSONL with a 'text' field).
+
+    Each output line is the input object plus 'prediction' (the most probable label) and
+    'probabilities' (label to probability). The output file is written only once every line is
+    predicted, so a failure leaves no partial file.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from tartan_fw.experiment import resolve_device
+    from tartan_fw.trained import load_trained_model
+    from tartan_fw.training.checkpoint import atomic_write_text
+
+    records = read_records(Path(input_file))
+    model = load_trained_model(Path(run_dir), resolve_device(device), obj["include"])
+    columns = (TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), disable=quiet, transient=True) as progress:
+        job = progress.add_task("predict", total=len(records))
+        probabilities = model.probabilities([r["text"] for r in records], batch_size,
+                                            lambda n: progress.advance(job, n))
+    lines = []
+    for record, row in zip(records, probabilities.tolist()):
+        best = max(range(len(row)), key=row.__getitem__)
+        scores = dict(zip(model.labels, row))
+        lines.append(json.dumps({**record, "prediction": model.labels[best], "probabilities": scores}) + "\n")
+    if output:
+        atomic_write_text(Path(output), "".join(lines))
+    else:
+        sys.stdout.write("".join(lines))
