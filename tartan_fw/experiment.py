@@ -74,6 +74,7 @@ class Experiment:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"task names must be unique; repeated: {', '.join(duplicates)}")
+        self.weighter.check_tasks(names)
 
 
 def seed_everything(seed: int) -> None:

@@ -226,6 +226,9 @@ def _construct_class(
         return None
     try:
         return cls(**kwargs)
+    except ConfigurationError as err:  # its problems already name their config paths
+        errors.extend(err.problems)
+        return None
     except (ValueError, TartanError) as err:
         errors.append(f"{_where(path)}: {err}")
         return None

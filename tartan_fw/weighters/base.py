@@ -50,6 +50,12 @@ class Weighter(Registrable):
     default_implementation: ClassVar[Optional[str]] = "uniform"
     task_names: list[str]
 
+    def check_tasks(self, task_names: list[str]) -> None:
+        """Raise ConfigurationError if the settings do not fit these tasks.
+
+        The experiment calls it when it is built, so a mismatch fails before a run directory exists.
+        """
+
     def setup(self, task_names: list[str], context: WeighterContext) -> None:
         """Called once before training; ``task_names[0]`` is the end-task."""
         self.task_names = task_names

@@ -21,8 +21,7 @@ class FixedWeighter(StaticWeighter):
             raise ValueError(f"weights must be non-negative and not all zero, got {weights}")
         self.given = weights
 
-    def setup(self, task_names: list[str], context: WeighterContext) -> None:
-        super().setup(task_names, context)
+    def check_tasks(self, task_names: list[str]) -> None:
         missing = [name for name in task_names if name not in self.given]
         unknown = [name for name in self.given if name not in task_names]
         if missing or unknown:
@@ -30,5 +29,9 @@ class FixedWeighter(StaticWeighter):
                 [f"weighter.weights: give one weight per task ({', '.join(task_names)}); "
                  f"missing: {', '.join(missing) or 'none'}; unknown: {', '.join(unknown) or 'none'}"]
             )
+
+    def setup(self, task_names: list[str], context: WeighterContext) -> None:
+        super().setup(task_names, context)
+        self.check_tasks(task_names)
         raw = torch.tensor([self.given[name] for name in task_names], dtype=torch.float64)
         self.fixed = (raw / raw.sum()).float()

@@ -44,7 +44,12 @@ class DatasetReader(Registrable):
         """The file's examples; ``subsample=False`` ignores the cap (evaluation splits stay whole)."""
         if not path.exists():
             raise DataError(f"{path}: data file not found")
-        examples = self._read(path)
+        try:
+            examples = self._read(path)
+        except UnicodeDecodeError as err:
+            raise DataError(
+                f"{path}:{_first_undecodable_line(path)}: not UTF-8 text ({err.reason}); re-save the file as UTF-8"
+            ) from err
         if not examples:
             raise DataError(f"{path}: the file holds no examples; check the path or regenerate the file")
         return self._subsample(examples) if subsample else examples
@@ -66,3 +71,13 @@ class DatasetReader(Registrable):
     def cache_key(self) -> str:
         """What, besides the file, determines the examples (part of the tokenisation cache key)."""
         return f"{type(self).__name__}:{self.max_examples}:{self.fraction}:{self.sample_seed}"
+
+
+def _first_undecodable_line(path: Path) -> int:
+    """The decoder reports offsets within its read buffer, so the line is found by decoding line by line."""
+    for number, line in enumerate(path.read_bytes().split(b"\n"), start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            return number
+    return 0

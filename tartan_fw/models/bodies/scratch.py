@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, List
 
 from tartan_fw.common.cache import cache_dir
+from tartan_fw.errors import DataError
 from tartan_fw.models.bodies.base import Body
 
 if TYPE_CHECKING:
@@ -78,7 +79,13 @@ def wordpiece_tokenizer(corpora: list[Path], vocab_size: int) -> "PreTrainedToke
         tokenizer.decoder = decoders.WordPiece()
         specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
         trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False)
-        tokenizer.train([str(p) for p in corpora], trainer)
+        try:
+            tokenizer.train([str(p) for p in corpora], trainer)
+        except Exception as err:  # noqa: BLE001 - the tokenizers library raises plain Exception
+            raise DataError(
+                f"body.tokenizer_corpora: cannot train a tokenizer on {', '.join(map(str, corpora))} ({err}); "
+                f"the corpora must be UTF-8 text, one text per line"
+            ) from err
         cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
         tokenizer.post_processor = processors.TemplateProcessing(
             single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
