@@ -1,0 +1,135 @@
+"""predict and export round trips: same predictions as the run's own evaluation, no data needed."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from conftest import tiny_config, write_tiny_task
+from tartan_fw.cli.main import cli
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished tiny run (trained once for the module), its data root beside it."""
+    folder = tmp_path_factory.mktemp("trained")
+    root = folder / "data"
+    write_tiny_task(root, sizes=(48, 12, 40))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TARTAN_CACHE", str(folder / "cache"))
+        config = folder / "tiny.json"
+        config.write_text(json.dumps(tiny_config(root, aux=("tapt",), max_steps=12, eval_every=6)))
+        result = invoke("run", str(config), "-s", str(folder / "run"), "--device", "cpu", "--quiet")
+        assert result.exit_code == 0, result.output
+    return folder / "run"
+
+
+def test_exported_model_loaded_with_the_documented_lines_matches_evaluate(
+    trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tartan_fw.experiment import load_run
+    from tartan_fw.training.metrics import classification_metrics
+
+    monkeypatch.setenv("TARTAN_CACHE", str(trained.parent / "cache"))
+    exported = invoke("export", str(trained), str(tmp_path / "exported"))
+    assert exported.exit_code == 0, exported.output
+    assert {"config.json", "model.safetensors", "head.safetensors", "labels.json", "tokenizer.json"} <= {
+        p.name for p in (tmp_path / "exported").iterdir()
+    }
+
+    code = re.findall(r"```python\n(.*?)```", (REPO / "docs" / "export.md").read_text(), re.DOTALL)
+    assert len(code) == 1
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(code[0], "docs/export.md", "exec"), namespace)  # noqa: S102 - the documented lines, as written
+
+    test_file = trained.parent / "data" / "tiny" / "test.jsonl"
+    records = [json.loads(line) for line in test_file.read_text().splitlines()]
+    exported_rows = namespace["classify"]([r["text"] for r in records])
+    labels = json.loads((trained / "labels.json").read_text())
+    exported_ids = torch.tensor([max(range(len(labels)), key=lambda i: row[labels[i]]) for row in exported_rows])
+
+    run = load_run(trained, torch.device("cpu"))
+    run.body.eval(), run.end_task.head.eval()
+    predicted, gold = run.end_task.predict(run.body, "test", run.device, run.autocast)
+    assert torch.equal(exported_ids, predicted)
+    evaluated = invoke("evaluate", str(trained), "--split", "test", "--device", "cpu")
+    assert evaluated.exit_code == 0, evaluated.output
+    reported = json.loads(evaluated.output)
+    for name, value in classification_metrics(exported_ids, gold).items():
+        assert value == pytest.approx(reported[name])
+
+    output = tmp_path / "predicted.jsonl"
+    predicted_cli = invoke("predict", str(trained), str(test_file), "-o", str(output), "--batch-size", "7", "--quiet")
+    assert predicted_cli.exit_code == 0, predicted_cli.output
+    lines = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [line["id"] for line in lines] == [r["id"] for r in records]  # input order and fields kept
+    for line, row in zip(lines, exported_rows):
+        assert line["probabilities"] == pytest.approx(row, abs=1e-5)
+        assert line["prediction"] == max(row, key=row.get)
+
+
+def test_predict_needs_no_training_data(trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    copied = tmp_path / "run"
+    shutil.copytree(trained, copied)
+    monkeypatch.setenv("TARTAN_DATA", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("TARTAN_CACHE", str(tmp_path / "empty-cache"))
+    config = json.loads((copied / "config.json").read_text())
+    config["data_root"] = str(tmp_path / "nowhere")
+    (copied / "config.json").write_text(json.dumps(config))
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text('{"text": "we use the model"}\n\n{"text": "prior work is known", "source": "x"}\n')
+    result = invoke("predict", str(copied), str(texts), "--quiet")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [line["text"] for line in lines] == ["we use the model", "prior work is known"]
+    assert lines[1]["source"] == "x"
+    for line in lines:
+        assert sum(line["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+        assert line["prediction"] in line["probabilities"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"text": "fine"}\n{"text": broken\n', "input.jsonl:2: malformed JSON"),
+        ('{"text": "fine"}\n\n{"label": "x"}\n', "input.jsonl:3: expected a JSON object with a string 'text' field"),
+        ('["text"]\n', "input.jsonl:1: expected a JSON object"),
+        ("\n", "input.jsonl: no texts to predict"),
+    ],
+)
+def test_bad_input_is_one_line_with_file_and_line_and_writes_nothing(
+    trained: Path, tmp_path: Path, content: str, message: str
+) -> None:
+    source = tmp_path / "input.jsonl"
+    source.write_text(content)
+    output = tmp_path / "out.jsonl"
+    result = invoke("predict", str(trained), str(source), "-o", str(output), "--quiet")
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.output
+    assert not output.exists() and list(tmp_path.iterdir()) == [source]
+
+
+def test_export_refuses_a_non_empty_folder_and_a_non_run(trained: Path, tmp_path: Path) -> None:
+    target = tmp_path / "taken"
+    target.mkdir()
+    (target / "keep.txt").write_text("x")
+    result = invoke("export", str(trained), str(target))
+    assert result.exit_code == 2 and "exists and is not empty" in result.output
+    assert [p.name for p in target.iterdir()] == ["keep.txt"]
+    result = invoke("export", str(tmp_path), str(tmp_path / "out"))
+    assert result.exit_code == 2 and "not a run directory" in result.output
+    assert not (tmp_path / "out").exists()
