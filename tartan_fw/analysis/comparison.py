@@ -56,11 +56,11 @@ class Comparison:
     baseline: int
     tests: dict[tuple[int, int], PermutationResult]
 
-    def pair(self, i: int, j: int) -> PermutationResult:
-        """The test of method i against method j (``difference`` = mean i - mean j)."""
-        if i < j:
-            return self.tests[(i, j)]
-        result = self.tests[(j, i)]
+    def pair(self, i: int, j: int) -> Optional[PermutationResult]:
+        """Method i tested against method j (``difference`` = mean i - mean j); None if either has < 2 runs."""
+        result = self.tests.get((min(i, j), max(i, j)))
+        if result is None or i < j:
+            return result
         return PermutationResult(-result.difference, result.p_value, result.permutations, result.exact)
 
     def test_against_baseline(self, index: int) -> Optional[PermutationResult]:
@@ -87,6 +87,7 @@ def compare(
     tests = {
         (i, j): permutation_test(methods[i].scores("test"), methods[j].scores("test"), permutations, seed)
         for i in range(len(methods)) for j in range(i + 1, len(methods))
+        if len(methods[i].scores("test")) > 1 and len(methods[j].scores("test")) > 1
     }
     return Comparison(metrics.pop(), methods, baseline, tests)
 
@@ -112,7 +113,7 @@ def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
             str(len(method.scores("test"))),
             f"{_points(method.mean('test'))} ± {_points(method.std('test'))}",
             f"{_points(method.mean('dev'))} ± {_points(method.std('dev'))}",
-            "" if test is None else f"{test.p_value:.3f}",
+            "" if index == comparison.baseline else _p_value(test),
             _number(method.cost("flops") / 1e12, ".3g"),
             _number(method.cost("wall_time_s"), ".0f"),
             _number(method.cost("steps"), ".0f"),
@@ -128,9 +129,13 @@ def to_markdown(comparison: Comparison) -> str:
         lines += ["", "Pairwise p-values (two-sided permutation test on test scores):", "",
                   _markdown_row(["", *names]), _markdown_row(["---"] * (len(names) + 1))]
         for i, name in enumerate(names):
-            cells = ["" if i == j else f"{comparison.pair(i, j).p_value:.3f}" for j in range(len(names))]
+            cells = ["" if i == j else _p_value(comparison.pair(i, j)) for j in range(len(names))]
             lines.append(_markdown_row([name, *cells]))
     return "\n".join(lines) + "\n"
+
+
+def _p_value(result: Optional[PermutationResult]) -> str:
+    return "-" if result is None else f"{result.p_value:.3f}"
 
 
 def _markdown_row(cells: list[str]) -> str:

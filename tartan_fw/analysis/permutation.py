@@ -34,8 +34,8 @@ def permutation_test(a: Sequence[float], b: Sequence[float], permutations: int =
     from scipy.stats import permutation_test as scipy_permutation_test
 
     first, second = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if len(first) == 0 or len(second) == 0:
-        raise ValueError("each group needs at least one score")
+    if len(first) < 2 or len(second) < 2:
+        raise ValueError(f"each group needs at least two scores (seeds), got {len(first)} and {len(second)}")
     splits = comb(len(first) + len(second), len(first))
     result = scipy_permutation_test(
         (first, second), _difference_of_means, permutation_type="independent", vectorized=True,

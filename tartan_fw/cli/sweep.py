@@ -48,7 +48,7 @@ def sweep(context: click.Context, config_file: str, ext_var: tuple, override: tu
     directory.mkdir(parents=True, exist_ok=True)
     write_json(directory / SWEEP_FILE, {"config": config_file, "ext_vars": list(ext_var), "overrides": list(override),
                                         "overrides_json": overrides, "seeds": chosen})
-    console = Console()
+    console = Console(soft_wrap=True)
     if done:
         console.print(f"{directory}: seeds {', '.join(map(str, done))} finished before; skipped")
 

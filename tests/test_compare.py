@@ -1,0 +1,95 @@
+"""``compare`` on hand-written run directories: statistics, p-values, cost and the three output files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tartan_fw.analysis.comparison import compare
+from tartan_fw.analysis.permutation import permutation_test
+from tartan_fw.cli.main import cli
+
+FINETUNE = [0.60, 0.62, 0.58, 0.61, 0.59]
+TARTAN = [0.70, 0.72, 0.69, 0.71, 0.73]
+
+
+def write_sweep(directory: Path, scores: list[float], metric: str = "macro_f1", flops: float = 2e12,
+                pipeline: bool = False) -> Path:
+    for seed, score in enumerate(scores):
+        run = directory / f"seed{seed}"
+        run.mkdir(parents=True)
+        metrics = {
+            "metric": metric,
+            "best_dev": {metric: score + 0.05, "accuracy": 0.9},
+            "best_step": 10,
+            "test": {metric: score, "accuracy": 0.9},
+            "compute": {"body_parameters": 100, "tokens": 1000, "steps": 100 + seed, "wall_time_s": 60.0, "flops": flops},
+        }
+        if pipeline:
+            metrics["pipeline"] = [{"name": "tapt"}, {"name": "finetune"}]
+        (run / "metrics.json").write_text(json.dumps(metrics))
+    (directory / "seed9").mkdir()  # an unfinished seed: no metrics.json, not counted
+    return directory
+
+
+def test_table_statistics_and_files(tmp_path: Path) -> None:
+    finetune = write_sweep(tmp_path / "finetune", FINETUNE, flops=1e12)
+    tartan = write_sweep(tmp_path / "tartan", TARTAN, flops=3e12, pipeline=True)
+    prefix = tmp_path / "out" / "table"
+    result = CliRunner().invoke(cli, ["compare", str(finetune), str(tartan), "--out", str(prefix)])
+    assert result.exit_code == 0, result.output
+    assert "finetune" in result.output and "tartan" in result.output
+
+    expected_p = permutation_test(TARTAN, FINETUNE).p_value
+    assert expected_p == pytest.approx(2 / 252)  # fully separated, exact over C(10, 5) splits
+
+    markdown = (tmp_path / "out" / "table.md").read_text().splitlines()
+    assert markdown[0].startswith("| method | runs | test macro_f1 | dev macro_f1 | p vs finetune |")
+    row = markdown[3]
+    mean, std = 100 * statistics.mean(TARTAN), 100 * statistics.stdev(TARTAN)
+    assert f"| tartan | 5 | {mean:.2f} ± {std:.2f} |" in row
+    assert f"{expected_p:.3f}" in row and "| 3 |" in row  # 3 TFLOPs
+
+    rows = list(csv.DictReader((tmp_path / "out" / "table.csv").open()))
+    assert [r["method"] for r in rows] == ["finetune", "tartan"]
+    assert float(rows[0]["test_mean"]) == pytest.approx(statistics.mean(FINETUNE))
+    assert float(rows[0]["test_std"]) == pytest.approx(statistics.stdev(FINETUNE))
+    assert float(rows[1]["p_vs_baseline"]) == pytest.approx(expected_p)
+    assert float(rows[1]["steps"]) == pytest.approx(102)
+
+    document = json.loads((tmp_path / "out" / "table.json").read_text())
+    assert document["baseline"] == "finetune" and len(document["methods"][1]["runs"]) == 5
+    assert document["tests"] == [{"a": "finetune", "b": "tartan", "difference": pytest.approx(statistics.mean(FINETUNE) - statistics.mean(TARTAN)),
+                                  "p_value": pytest.approx(expected_p), "permutations": 252, "exact": True}]
+
+
+def test_three_methods_get_a_pairwise_table_and_a_chosen_baseline(tmp_path: Path) -> None:
+    dirs = [write_sweep(tmp_path / name, scores) for name, scores in
+            (("a", FINETUNE), ("b", TARTAN), ("c", [s + 0.005 for s in TARTAN]))]
+    comparison = compare(dirs, names=["ft", "mt", "meta"], baseline=1)
+    assert comparison.test_against_baseline(1) is None
+    assert comparison.pair(2, 1).p_value == comparison.pair(1, 2).p_value > 0.3
+    assert comparison.pair(0, 1).difference == pytest.approx(-comparison.pair(1, 0).difference)
+    prefix = tmp_path / "three"
+    result = CliRunner().invoke(cli, ["compare", *map(str, dirs), "--name", "ft", "--name", "mt", "--name", "meta",
+                                      "--baseline", "1", "--out", str(prefix)])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "three.md").read_text()
+    assert "p vs mt" in text and "Pairwise p-values" in text and "| meta |" in text
+
+
+def test_single_runs_and_mismatched_metrics(tmp_path: Path) -> None:
+    one = write_sweep(tmp_path / "one", [0.5])
+    many = write_sweep(tmp_path / "many", FINETUNE)
+    comparison = compare([one, many])
+    assert comparison.pair(1, 0) is None  # one run: no test, shown as '-'
+    other = write_sweep(tmp_path / "other", FINETUNE, metric="micro_f1")
+    result = CliRunner().invoke(cli, ["compare", str(many), str(other)])
+    assert result.exit_code == 2 and "different headline metrics" in result.output
+    result = CliRunner().invoke(cli, ["compare", str(tmp_path / "one" / "seed9")])
+    assert result.exit_code == 2 and "no finished runs" in result.output

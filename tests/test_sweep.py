@@ -1,0 +1,62 @@
+"""``sweep``: one run per seed in its own process; a rerun skips finished seeds and redoes unfinished ones."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tartan_fw.cli.main import cli
+from tartan_fw.errors import TartanError
+from tartan_fw.sweep import parse_seeds, pending_jobs
+
+
+def test_parse_seeds() -> None:
+    assert parse_seeds("0-4,7,3") == [0, 1, 2, 3, 4, 7]
+    assert parse_seeds("5") == [5]
+    with pytest.raises(TartanError, match="runs backwards"):
+        parse_seeds("4-1")
+    with pytest.raises(TartanError, match="'x' is not a seed"):
+        parse_seeds("1,x")
+
+
+def test_sweep_runs_each_seed_once_and_resumes(tmp_path: Path, tiny) -> None:
+    config = tmp_path / "tiny.jsonnet"
+    config.write_text(json.dumps(tiny(aux=("tapt",), max_steps=2, eval_every=2)))
+    sweep = tmp_path / "sweep"
+    command = ["sweep", str(config), "--seeds", "0-1", "-s", str(sweep), "--device", "cpu", "-o", "trainer.log_every=2"]
+
+    first = CliRunner().invoke(cli, command)
+    assert first.exit_code == 0, first.output + "".join(p.read_text() for p in sweep.glob("*.log"))
+    for seed in (0, 1):
+        config_used = json.loads((sweep / f"seed{seed}" / "config.json").read_text())
+        assert config_used["seed"] == seed and config_used["trainer"]["log_every"] == 2
+    assert json.loads((sweep / "sweep.json").read_text())["seeds"] == [0, 1]
+    finished = (sweep / "seed0" / "metrics.json").stat().st_mtime_ns
+
+    second = CliRunner().invoke(cli, command)
+    assert second.exit_code == 0, second.output
+    assert "seeds 0, 1 finished before; skipped" in " ".join(second.output.split())
+    assert "seed 0:" not in second.output and "seed 1:" not in second.output
+    assert (sweep / "seed0" / "metrics.json").stat().st_mtime_ns == finished
+
+
+def test_unfinished_seeds_run_again_from_the_start(tmp_path: Path) -> None:
+    (tmp_path / "seed0").mkdir()
+    (tmp_path / "seed0" / "metrics.json").write_text("{}")
+    (tmp_path / "seed1").mkdir()  # interrupted: no metrics.json
+    jobs, done = pending_jobs(tmp_path, [0, 1, 2], lambda seed, directory: ["run", "x.jsonnet", "-s", str(directory)])
+    assert done == [0]
+    assert [job.seed for job in jobs] == [1, 2]
+    assert jobs[0].command[-1] == "--force" and "--force" not in jobs[1].command
+    assert jobs[0].log == tmp_path / "seed1.log"
+
+
+def test_a_bad_config_fails_before_any_run(tmp_path: Path, tiny) -> None:
+    config = tmp_path / "bad.jsonnet"
+    config.write_text(json.dumps(tiny(max_step=2)))
+    result = CliRunner().invoke(cli, ["sweep", str(config), "--seeds", "0-1", "-s", str(tmp_path / "sweep")])
+    assert result.exit_code == 2 and "trainer.max_step" in result.output
+    assert not (tmp_path / "sweep").exists()
