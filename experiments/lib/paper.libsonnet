@@ -16,6 +16,7 @@ function(task_name, aux=['tapt', 'dapt'], weighter={ type: 'uniform' }, model='r
     end_task: lib.end_task(task, end_batch),
     aux_tasks: [
       if name == 'tapt' then lib.tapt(task, aux_batch)
+      else if name == 'nsp' then lib.nsp(task, aux_batch)
       else if dapt_corpus == null then lib.dapt(task, aux_batch)
       else lib.dapt(task, aux_batch, corpus=dapt_corpus)
       for name in aux

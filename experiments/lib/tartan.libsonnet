@@ -43,6 +43,17 @@ local tasks = import 'tasks.libsonnet';
     reader: { type: 'text_lines', fraction: fraction },
   },
 
+  // Next sentence prediction (the objective the paper's conclusion asks META-TARTAN to revisit).
+  // Pairs come from the domain corpus, whose blank lines separate documents, where there is one;
+  // else from the task's own text.
+  nsp(task, batch_size, corpus=task.dataset + (if task.dapt then '/domain.1xTAPT.txt' else '/train.txt')):: {
+    type: 'nsp',
+    name: 'nsp',
+    corpus: corpus,
+    batch_size: batch_size,
+    head: { type: 'classification', dropout: 0.1 },
+  },
+
   steps(task, epochs, batch_size):: std.ceil(epochs * task.train_size / batch_size),
 
   // The paper's META-TARTAN settings (section 4, appendix A.3): meta head fitted for 10 Adam steps

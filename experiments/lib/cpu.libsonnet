@@ -1,0 +1,18 @@
+// Shrinks a paper-sized experiment (paper.libsonnet with model='scratch') to run on a couple of CPU
+// cores in minutes: the quickstart's small encoder, 128 tokens, 16 examples per task and step, and
+// a short schedule. Task choice and weighter are kept, so a CPU run tries the same comparison.
+function(config, steps=300) config + {
+  description: config.description + ', CPU-sized (small scratch encoder)',
+  body+: { max_length: 128, hidden_size: 128, num_layers: 2, num_heads: 2, intermediate_size: 512 },
+  end_task+: { batch_size: 16 },
+  aux_tasks: [task { batch_size: 16 } for task in config.aux_tasks],
+  trainer: {
+    type: 'tartan',
+    max_steps: steps,
+    body_lr: 5e-4,
+    head_lr: 1e-3,
+    warmup_fraction: 0.06,
+    eval_every: 50,
+    patience: 4,
+  },
+}
