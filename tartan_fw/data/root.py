@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import http.client
 import os
 import tempfile
 import urllib.error
@@ -89,32 +89,34 @@ def fetch_task(task: str, root: Path) -> list[Path]:
 
 
 def _texts(path: Path) -> list[str]:
-    lines = []
-    with path.open(encoding="utf-8") as records:
-        for line in records:
-            if line.strip():
-                text = " ".join(json.loads(line)["text"].split())
-                lines.append(text + "\n")
-    return lines
+    from tartan_fw.data.readers import JsonlClassificationReader
+
+    return [" ".join(example.text.split()) + "\n" for example in JsonlClassificationReader().read(path)]
 
 
 def _download(url: str, destination: Path, progress) -> None:
+    """Into a hidden file beside ``destination``, renamed only once every promised byte arrived."""
     job = progress.add_task(f"{destination.parent.name}/{destination.name}", total=None)
     handle, partial = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
+    elsewhere = f"copy the task's files to {destination.parent} or point TARTAN_DATA at a folder that has them"
     try:
         with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
-            progress.update(job, total=int(response.headers.get("Content-Length") or 0) or None)
+            expected = int(response.headers.get("Content-Length") or 0) or None
+            progress.update(job, total=expected)
+            received = 0
             while chunk := response.read(1 << 16):
                 out.write(chunk)
+                received += len(chunk)
                 progress.advance(job, len(chunk))
+        if expected is not None and received != expected:
+            raise DataError(f"cannot download {url} (got {received} of {expected} bytes); try again, or {elsewhere}")
         os.replace(partial, destination)
-    except (urllib.error.URLError, OSError) as err:
+    except urllib.error.HTTPError as err:
+        raise DataError(f"cannot download {url} (HTTP {err.code} {err.reason}); check TARTAN_DATA_URL, or {elsewhere}") from err
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
+        raise DataError(f"cannot download {url} ({getattr(err, 'reason', err)}); offline? {elsewhere}") from err
+    finally:
         Path(partial).unlink(missing_ok=True)
-        reason = getattr(err, "reason", err)
-        raise DataError(
-            f"cannot download {url} ({reason}); offline? copy the task's files to {destination.parent} "
-            f"or point TARTAN_DATA at a folder that has them"
-        ) from err
 
 
 def _atomic_write_text(path: Path, text: str) -> None:

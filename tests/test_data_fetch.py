@@ -1,0 +1,174 @@
+"""``tartan-fw data fetch`` and fetching on demand, against a fake release served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from click.testing import CliRunner
+
+from tartan_fw.cli.main import cli
+from tartan_fw.data.root import DataRoot
+
+RECORDS = {
+    "train": [{"text": "we  use the\tmodel", "label": "Uses", "metadata": {"x": 1}},
+              {"text": "prior work showed", "label": "Background"},
+              {"text": "results improve", "label": "Uses"},
+              {"text": "earlier studies", "label": "Background"}],
+    "dev": [{"text": "we apply it", "label": "Uses"}, {"text": "known results", "label": "Background"}],
+    "test": [{"text": "the model is used", "label": "Uses"}, {"text": "work before", "label": "Background"}],
+}
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class TruncatingHandler(QuietHandler):
+    """Promises more bytes than it sends, then hangs up: a connection lost mid-download."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "100000")
+        self.end_headers()
+        self.wfile.write(b'{"text": "half a file", "label"')
+        self.wfile.flush()
+        self.close_connection = True
+
+
+def serve(directory: Path, handler: type) -> tuple[ThreadingHTTPServer, str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(directory)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/release"
+
+
+@pytest.fixture
+def release(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fake public release holding citation_intent, served over HTTP; TARTAN_DATA_URL points at it."""
+    folder = tmp_path / "site" / "release" / "citation_intent"
+    folder.mkdir(parents=True)
+    for split, records in RECORDS.items():
+        (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    server, url = serve(tmp_path / "site", QuietHandler)
+    monkeypatch.setenv("TARTAN_DATA_URL", url)
+    yield url
+    server.shutdown()
+    server.server_close()
+
+
+def files_under(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob("*") if p.is_file())
+
+
+def test_fetch_command_writes_the_splits_and_derives_train_txt(tmp_path: Path, release: str) -> None:
+    target = tmp_path / "data"
+    result = CliRunner().invoke(cli, ["data", "fetch", "citation_intent", "--to", str(target)])
+    assert result.exit_code == 0, result.output
+    folder = target / "citation_intent"
+    assert files_under(target) == ["dev.jsonl", "test.jsonl", "train.jsonl", "train.txt"]
+    for split, records in RECORDS.items():
+        assert [json.loads(line) for line in (folder / f"{split}.jsonl").read_text().splitlines()] == records
+    assert (folder / "train.txt").read_text() == "we use the model\nprior work showed\nresults improve\nearlier studies\n"
+    assert [Path(line).name for line in result.output.split()] == ["train.jsonl", "dev.jsonl", "test.jsonl", "train.txt"]
+
+
+def test_fetch_keeps_files_already_there(tmp_path: Path, release: str) -> None:
+    folder = tmp_path / "data" / "citation_intent"
+    folder.mkdir(parents=True)
+    (folder / "dev.jsonl").write_text('{"text": "mine", "label": "Uses"}\n')
+    assert CliRunner().invoke(cli, ["data", "fetch", "citation_intent", "--to", str(tmp_path / "data")]).exit_code == 0
+    assert (folder / "dev.jsonl").read_text() == '{"text": "mine", "label": "Uses"}\n'
+    assert (folder / "train.jsonl").exists()
+
+
+def test_fetch_defaults_to_the_data_root(tmp_path: Path, release: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TARTAN_DATA", str(tmp_path / "root"))
+    assert CliRunner().invoke(cli, ["data", "fetch", "citation_intent"]).exit_code == 0
+    assert files_under(tmp_path / "root") == ["dev.jsonl", "test.jsonl", "train.jsonl", "train.txt"]
+
+
+def test_a_missing_file_is_fetched_on_demand(tmp_path: Path, release: str) -> None:
+    root = DataRoot(tmp_path / "data")
+    path = root.file("citation_intent/train.txt")
+    assert path == tmp_path / "data" / "citation_intent" / "train.txt" and path.exists()
+    assert files_under(tmp_path / "data") == ["dev.jsonl", "test.jsonl", "train.jsonl", "train.txt"]
+
+
+def test_a_run_whose_task_files_are_missing_fetches_them(tmp_path: Path, tiny, release: str) -> None:
+    config = tiny(aux=("tapt",), max_steps=1, eval_every=1)
+    config["data_root"] = str(tmp_path / "empty")
+    config["body"]["tokenizer_corpora"] = ["citation_intent/train.txt"]
+    config["end_task"]["dataset"] = "citation_intent"
+    config["end_task"]["batch_size"] = 2
+    config["aux_tasks"][0]["corpus"] = "citation_intent/train.txt"
+    path = tmp_path / "experiment.json"
+    path.write_text(json.dumps(config))
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["run", str(path), "-s", str(out), "--device", "cpu", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert files_under(tmp_path / "empty") == ["dev.jsonl", "test.jsonl", "train.jsonl", "train.txt"]
+    assert json.loads((out / "labels.json").read_text()) == ["Background", "Uses"]
+
+
+def test_offline_fetch_is_one_clear_line_and_leaves_no_partial_file(tmp_path: Path, release: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    server, url = serve(tmp_path, QuietHandler)
+    server.shutdown()
+    server.server_close()
+    monkeypatch.setenv("TARTAN_DATA_URL", url)
+    target = tmp_path / "data"
+    result = CliRunner().invoke(cli, ["data", "fetch", "citation_intent", "--to", str(target)])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output
+    assert lines[0].startswith(f"error: cannot download {url}/citation_intent/train.jsonl (")
+    assert "offline?" in lines[0] and "TARTAN_DATA" in lines[0]
+    assert files_under(target) == []
+
+
+def test_a_download_cut_short_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    server, url = serve(tmp_path, TruncatingHandler)
+    monkeypatch.setenv("TARTAN_DATA_URL", url)
+    target = tmp_path / "data"
+    try:
+        result = CliRunner().invoke(cli, ["data", "fetch", "citation_intent", "--to", str(target)])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().startswith(f"error: cannot download {url}/citation_intent/train.jsonl (got 31 of 100000 bytes)")
+    assert files_under(target) == []
+
+
+def test_a_file_missing_from_the_release_is_reported(tmp_path: Path, release: str) -> None:
+    (tmp_path / "site" / "release" / "citation_intent" / "test.jsonl").unlink()
+    target = tmp_path / "data"
+    result = CliRunner().invoke(cli, ["data", "fetch", "citation_intent", "--to", str(target)])
+    assert result.exit_code == 2
+    assert "citation_intent/test.jsonl (HTTP 404 File not found); check TARTAN_DATA_URL" in result.output
+    assert files_under(target) == ["dev.jsonl", "train.jsonl"]
+
+
+def test_unknown_task_lists_the_release(tmp_path: Path, release: str) -> None:
+    result = CliRunner().invoke(cli, ["data", "fetch", "citation", "--to", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "error: unknown task 'citation'; the release has: chemprot, citation_intent, sciie, hyperpartisan"
+    )
+
+
+def test_a_malformed_released_split_is_reported_by_line(tmp_path: Path, release: str) -> None:
+    train = tmp_path / "site" / "release" / "citation_intent" / "train.jsonl"
+    train.write_text(train.read_text() + "{broken\n")
+    target = tmp_path / "data"
+    result = CliRunner().invoke(cli, ["data", "fetch", "citation_intent", "--to", str(target)])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"error: {target / 'citation_intent' / 'train.jsonl'}:5: malformed JSON " \
+        "(Expecting property name enclosed in double quotes); fix or remove the line"
+    assert files_under(target) == ["dev.jsonl", "test.jsonl", "train.jsonl"]
