@@ -73,7 +73,7 @@ def ordered_batches(texts: TokenizedTexts, batch_size: int, pad_id: int, labels:
 
 def split_batch(batch: Batch, parts: int) -> list[Batch]:
     """``parts`` micro-batches of (nearly) equal size, for gradient accumulation."""
-    size = len(batch["input_ids"])
+    size = next(len(v) for v in batch.values() if v.dim())  # examples: any per-example tensor's length
     if parts > size:
         raise ValueError(f"cannot split a batch of {size} into {parts} micro-batches")
     bounds = torch.linspace(0, size, parts + 1).round().long().tolist()

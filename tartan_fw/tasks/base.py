@@ -50,6 +50,10 @@ class Task:
     def next_batch(self) -> Batch:
         return self.collate(self.stream.next())
 
+    def encode(self, body: nn.Module, batch: Batch) -> torch.Tensor:
+        """The body's hidden states for ``batch`` (tasks whose inputs are not token ids override it)."""
+        return body(batch["input_ids"], batch["attention_mask"])
+
     def collate(self, indices: torch.Tensor) -> Batch:
         raise NotImplementedError
 

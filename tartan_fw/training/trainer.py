@@ -254,7 +254,8 @@ class StageLoop:
             if scale != 1.0 and self.head_parameters[index]:
                 torch._foreach_mul_([p.grad for p in self.head_parameters[index]], scale)
             losses[task.name] = total / targets
-            self.tokens[task.name] += int(batch["attention_mask"].sum())
+            # Real tokens of text batches; batches without an attention mask (images) count examples.
+            self.tokens[task.name] += int(batch["attention_mask"].sum() if "attention_mask" in batch else batch["num_targets"])
         self.flat.grad.copy_(self.combined).div_(weighter.normaliser())
         if self.trainer.max_grad_norm is not None:
             nn.utils.clip_grad_norm_(self.all_parameters, self.trainer.max_grad_norm, foreach=True)

@@ -202,7 +202,7 @@ class MetaWeighter(Weighter):
         head = self.meta_head if self.same_head else self.fitter.fit(*self._meta_batch(gradient), self._seed())
         batch = self._batch("dev", self.dev_stream)
         with context.autocast():
-            logits = head(head.features(context.body(batch["input_ids"], batch["attention_mask"])))
+            logits = head(head.features(context.end_task.encode(context.body, batch)))
         loss = nn.functional.cross_entropy(logits.float(), batch["labels"])
         # autograd.grad, not backward: the .grad buffers hold the current task's gradient.
         grads = torch.autograd.grad(loss, context.body_parameters, materialize_grads=True)
@@ -223,7 +223,7 @@ class MetaWeighter(Weighter):
         batch = self._batch(self.meta_source, self.meta_stream)
         head = self.context.end_task.head
         with torch.no_grad(), self.context.autocast():
-            features = head.features(self.context.body(batch["input_ids"], batch["attention_mask"]))
+            features = head.features(self.context.end_task.encode(self.context.body, batch))
         return features.float(), batch["labels"]
 
     def _batch(self, split: str, stream: IndexStream) -> Batch:
