@@ -1,0 +1,49 @@
+"""A small CNN body for 32x32 images, trained from scratch."""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional
+
+import torch
+from torch import nn
+
+from tartan_fw.models.bodies import Body
+
+
+@Body.register("cifar_cnn")
+class SmallCnnBody(Body):
+    """Three stages of two 3x3 convolutions (GroupNorm, ReLU) each followed by 2x2 max-pooling, then
+    global average pooling: 32x32 images to one feature vector.
+
+    GroupNorm rather than BatchNorm: every task's batch, and META-TARTAN's dev batches, pass through
+    the shared body in turn, and batch statistics would mix them (running statistics would even
+    absorb dev images). The pooled features come back as a sequence of length one, ``(batch, 1,
+    channels)``, so heads that read the first position (the ``classification`` head) work unchanged.
+
+    Args:
+        channels: widths of the three stages (the last is the feature size).
+        groups: GroupNorm groups per layer (must divide every width).
+    """
+
+    def __init__(self, data_root: Any, channels: Optional[List[int]] = None, groups: int = 8) -> None:
+        nn.Module.__init__(self)  # Body.__init__ sets up text-only state (max_length, a masked-LM head)
+        widths = channels or [32, 64, 128]
+        if len(widths) != 3 or any(w < 1 or w % groups for w in widths):
+            raise ValueError(f"channels must be three widths divisible by groups={groups}, got {widths}")
+        layers: list[nn.Module] = []
+        previous = 3
+        for width in widths:
+            for _ in range(2):
+                layers += [nn.Conv2d(previous, width, 3, padding=1, bias=False), nn.GroupNorm(groups, width), nn.ReLU()]
+                previous = width
+            layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        self.width = widths[-1]
+
+    @property
+    def hidden_size(self) -> int:
+        return self.width
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``(batch, 3, 32, 32)`` normalised images to ``(batch, 1, channels)`` pooled features."""
+        return self.features(images).mean(dim=(2, 3)).unsqueeze(1)
