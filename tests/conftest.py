@@ -11,6 +11,11 @@ from typing import Any
 
 import pytest
 
+# Tiny models on two shared cores, often two pytest workers: one intra-op thread per process keeps
+# OpenMP threads from spinning against each other (tens of times slower when the machine is busy).
+# Set before torch is imported, and inherited by the CLI subprocesses tests start.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 REAL_DATA = Path(os.environ.get("TARTAN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 WORDS = {
