@@ -12,15 +12,14 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import torch
-from torch import nn
-
 from tartan_fw.common.from_config import Lazy
-from tartan_fw.data.batching import Batch, IndexStream, pad
+from tartan_fw.data.batching import IndexStream
 from tartan_fw.data.readers import DatasetReader, Example, TextLinesReader
 from tartan_fw.data.tokenized import TokenizedTexts
 from tartan_fw.errors import DataError
 from tartan_fw.models.heads import ClassificationHead, Head
-from tartan_fw.tasks.base import AuxTask, TaskLoss
+from tartan_fw.tasks.base import AuxTask
+from tartan_fw.tasks.labelled_texts import LabelledTextsTask
 
 # A sentence ends at . ! or ? followed by space and a capital letter, quote or bracket, so that
 # "et al. 2005" and "Fig. 1C" stay inside their sentence.
@@ -77,7 +76,7 @@ def sentence_pairs(grouped: list[list[str]], rng: random.Random) -> list[Sentenc
 
 
 @AuxTask.register("nsp")
-class NextSentenceTask(AuxTask):
+class NextSentenceTask(LabelledTextsTask):
     """Next sentence prediction: does the second segment follow the first in the corpus?
 
     Pairs come from a line-by-line corpus (the TAPT/DAPT files), built once at setup from the
@@ -132,13 +131,3 @@ class NextSentenceTask(AuxTask):
         self.head = self.head_config.construct(body=body, num_labels=2)
         self.generator.manual_seed(self.task_seed(seed))
         self.stream = IndexStream(len(self.texts), self.batch_size, self.task_seed(seed))
-
-    def collate(self, indices: torch.Tensor) -> Batch:
-        batch = pad([self.texts[i] for i in indices.tolist()], self.pad_id)
-        batch["labels"] = self.targets[indices]
-        batch["num_targets"] = torch.tensor(len(indices))
-        return batch
-
-    def loss(self, body: nn.Module, batch: Batch) -> TaskLoss:
-        logits = self.head(self.head.features(body(batch["input_ids"], batch["attention_mask"])))
-        return TaskLoss(nn.functional.cross_entropy(logits.float(), batch["labels"], reduction="sum"))

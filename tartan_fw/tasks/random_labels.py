@@ -3,18 +3,17 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import torch
-from torch import nn
-
 from tartan_fw.common.from_config import Lazy
-from tartan_fw.data.batching import Batch, IndexStream, pad
+from tartan_fw.data.batching import IndexStream
 from tartan_fw.data.readers import DatasetReader, TextLinesReader
 from tartan_fw.data.tokenized import file_key, tokenize
 from tartan_fw.models.heads import ClassificationHead, Head
-from tartan_fw.tasks.base import AuxTask, TaskLoss
+from tartan_fw.tasks.base import AuxTask
+from tartan_fw.tasks.labelled_texts import LabelledTextsTask
 
 
 @AuxTask.register("random_labels")
-class RandomLabelsTask(AuxTask):
+class RandomLabelsTask(LabelledTextsTask):
     """A control that cannot help: classifying texts under labels drawn uniformly at random.
 
     Each text's label is drawn once from the experiment seed, so the task can be memorised but
@@ -58,13 +57,3 @@ class RandomLabelsTask(AuxTask):
         self.targets = torch.randint(self.num_labels, (len(self.texts),), generator=self.generator)
         self.head = self.head_config.construct(body=body, num_labels=self.num_labels)
         self.stream = IndexStream(len(self.texts), self.batch_size, self.task_seed(seed))
-
-    def collate(self, indices: torch.Tensor) -> Batch:
-        batch = pad([self.texts[i] for i in indices.tolist()], self.pad_id)
-        batch["labels"] = self.targets[indices]
-        batch["num_targets"] = torch.tensor(len(indices))
-        return batch
-
-    def loss(self, body: nn.Module, batch: Batch) -> TaskLoss:
-        logits = self.head(self.head.features(body(batch["input_ids"], batch["attention_mask"])))
-        return TaskLoss(nn.functional.cross_entropy(logits.float(), batch["labels"], reduction="sum"))
