@@ -1,0 +1,90 @@
+"""Gradient accumulation: k micro-batches of B/k give the same update as one batch of B, for every
+weighter, with auxiliary masked-LM tasks (normalised by the whole batch's masked-token count)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+import tartan_fw.experiment  # noqa: F401  (registers every built-in weighter before collection)
+from tartan_fw.common.from_config import build
+from tartan_fw.experiment import Experiment, prepare
+from tartan_fw.training.trainer import Run, StageLoop
+from tartan_fw.weighters import Weighter
+
+CPU = torch.device("cpu")
+# Weighters whose constructor needs parameters; any other weighter is configured by its type alone.
+CONFIGS: dict[str, dict[str, Any]] = {"fixed": {"type": "fixed", "weights": {"tiny": 3.0, "tapt": 1.0, "dapt": 2.0}}}
+OWN_TEST = {"meta"}  # tests/test_meta_weighter.py covers META-TARTAN's accumulation with its own settings
+WEIGHTERS = [name for name in Weighter.list_available() if name not in OWN_TEST]
+
+
+def build_loop(config: dict[str, Any], directory: Path) -> StageLoop:
+    experiment = build(Experiment, config)
+    body, aux_tasks = prepare(experiment, CPU)
+    run = Run(body, experiment.end_task, aux_tasks, experiment.weighter, directory, CPU, experiment.seed,
+              show_progress=False)
+    trainer = experiment.trainer
+    return StageLoop(trainer, run, "multitask", run.tasks, run.weighter, trainer.schedule, first_step=0)
+
+
+def head_tensors(loop: StageLoop, attribute: str) -> list[torch.Tensor]:
+    return [getattr(p, attribute).clone() for group in loop.head_parameters for p in group]
+
+
+def counting(loss, sizes: list[int]):
+    def wrapped(body, batch):
+        sizes.append(len(batch["input_ids"]))
+        return loss(body, batch)
+
+    return wrapped
+
+
+def after_steps(tiny, directory: Path, weighter: str, accumulation_steps: int, steps: int) -> dict[str, Any]:
+    config = tiny(accumulation_steps=accumulation_steps, max_grad_norm=1.0, max_steps=10)
+    config["weighter"] = CONFIGS.get(weighter, {"type": weighter})
+    loop = build_loop(config, directory / f"{weighter}-{accumulation_steps}")
+    trace: dict[str, Any] = {"losses": [], "body_grads": [], "head_grads": [], "micro_batches": []}
+    for task in loop.tasks:  # record each micro-batch's size, to show the batch really was split
+        task.loss = counting(task.loss, trace["micro_batches"])
+    for step in range(1, steps + 1):
+        losses = loop.step(step)
+        trace["losses"].append(torch.stack(list(losses.values())) if isinstance(losses, dict) else losses.clone())
+        trace["body_grads"].append(loop.flat.grad.clone())
+        trace["head_grads"].append(head_tensors(loop, "grad"))
+    trace["body"] = loop.flat.data.clone()
+    trace["heads"] = head_tensors(loop, "data")
+    trace["weights"] = loop.weighter.weights().clone()
+    return trace
+
+
+@pytest.mark.parametrize("accumulation_steps", [2, 4])
+@pytest.mark.parametrize("weighter", WEIGHTERS)
+def test_micro_batches_give_the_same_update(tiny, tmp_path: Path, weighter: str, accumulation_steps: int) -> None:
+    whole = after_steps(tiny, tmp_path, weighter, 1, steps=2)
+    split = after_steps(tiny, tmp_path, weighter, accumulation_steps, steps=2)
+    tight = {"rtol": 1e-5, "atol": 1e-7}
+    batch_sizes = [6, 4, 4]  # tiny's end-task and its two masked-LM tasks
+    assert whole["micro_batches"] == batch_sizes * 2
+    assert len(split["micro_batches"]) == 2 * 3 * accumulation_steps and max(split["micro_batches"]) < 4
+    assert sum(split["micro_batches"]) == 2 * sum(batch_sizes)
+    torch.testing.assert_close(split["weights"], whole["weights"])
+    for step in range(2):
+        torch.testing.assert_close(split["losses"][step], whole["losses"][step], **tight)
+        # The clipped, weighted gradients the optimiser consumed at this step.
+        torch.testing.assert_close(split["body_grads"][step], whole["body_grads"][step], **tight)
+        for a, b in zip(split["head_grads"][step], whole["head_grads"][step]):
+            torch.testing.assert_close(a, b, **tight)
+    # AdamW divides by the gradient's magnitude, so float noise in a near-zero gradient entry can
+    # move a parameter by ~1e-7; a real difference in the update moves it by ~lr (1e-3).
+    after_adam = {"rtol": 1e-5, "atol": 1e-5}
+    torch.testing.assert_close(split["body"], whole["body"], **after_adam)
+    for a, b in zip(split["heads"], whole["heads"]):
+        torch.testing.assert_close(a, b, **after_adam)
+
+
+def test_every_registered_weighter_is_covered() -> None:
+    assert "uniform" in WEIGHTERS and "fixed" in WEIGHTERS
