@@ -22,3 +22,11 @@ class ConfigurationError(TartanError):
 
 class DataError(TartanError):
     """Bad or missing data; the message names the file (and line)."""
+
+
+class TrainingInterrupted(TartanError):
+    """SIGINT or SIGTERM stopped training after a checkpoint; the message says how to resume."""
+
+    def __init__(self, message: str, signal_number: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signal_number

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, List, Optional
 
@@ -20,9 +18,10 @@ from tartan_fw.models.bodies import Body
 from tartan_fw.tasks import AuxTask, EndTask
 from tartan_fw.trained import save_model_files
 from tartan_fw.training.body_weights import load_body
-from tartan_fw.training.checkpoint import load_end_task_model
+from tartan_fw.training.checkpoint import TrainingCheckpoint, atomic_write_text, load_end_task_model
 from tartan_fw.training.compute import training_compute
-from tartan_fw.training.logging import TensorBoardLogger
+from tartan_fw.training.distributed import data_parallel
+from tartan_fw.training.logging import RunLogger, TensorBoardLogger
 from tartan_fw.training.trainer import Run, TartanTrainer, Trainer
 import tartan_fw.training.pretrain  # noqa: F401  (registers the 'pretrain' trainer)
 from tartan_fw.weighters import UniformWeighter, Weighter
@@ -120,34 +119,76 @@ def run_experiment(
     force: bool = False,
     show_progress: bool = True,
     ext_vars: Optional[dict[str, str]] = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
-    """Train and evaluate ``config`` into ``directory``; returns the metrics written there."""
-    if directory.exists() and any(directory.iterdir()) and not force:
-        raise TartanError(f"{directory}: run directory exists; choose another with -s or pass --force")
+    """Train and evaluate ``config`` into ``directory``; returns the metrics written there.
+
+    ``resume`` continues the unfinished run in ``directory`` from its last checkpoint (from the
+    start if it has none); ``config`` must be the run's own. Under ``torchrun`` every process
+    calls this and trains its share of each batch; rank 0 alone writes the directory.
+    """
+    if resume:
+        check_resumable(config, directory)
+    elif directory.exists() and any(directory.iterdir()) and not force:
+        raise TartanError(
+            f"{directory}: run directory exists; choose another with -s, pass --force to replace it, "
+            f"or --resume to continue it"
+        )
     experiment = build(Experiment, config)
-    body, aux_tasks = prepare(experiment, device)
-    if directory.exists():
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True)
-    write_json(directory / CONFIG_FILE, config)
-    write_json(directory / "ext_vars.json", ext_vars or {})
-    write_json(directory / "labels.json", experiment.end_task.labels)
-    save_model_files(body, directory)
-    handler = logging.FileHandler(directory / "log.txt")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.getLogger("tartan_fw").addHandler(handler)
-    logger = TensorBoardLogger(directory / "tensorboard", config)
-    run = Run(body, experiment.end_task, aux_tasks, experiment.weighter, directory, device, experiment.seed,
-              logger, show_progress)
-    try:
-        metrics = experiment.trainer.fit(run)
-        metrics["compute"] = training_compute(body, run.tasks, metrics)
-    finally:
-        logger.close()
-        logging.getLogger("tartan_fw").removeHandler(handler)
-        handler.close()
-    write_json(directory / METRICS_FILE, metrics)
+    with data_parallel(device) as parallel:
+        with parallel.main_first():  # the first process fills the tokenizer and tokenisation caches
+            body, aux_tasks = prepare(experiment, parallel.device)
+        if parallel.is_main and not resume:
+            if directory.exists():
+                shutil.rmtree(directory)
+            directory.mkdir(parents=True)
+            write_json(directory / CONFIG_FILE, config)
+            write_json(directory / "ext_vars.json", ext_vars or {})
+            write_json(directory / "labels.json", experiment.end_task.labels)
+            save_model_files(body, directory)
+        logger, handler = RunLogger(), logging.NullHandler()
+        if parallel.is_main:
+            handler = logging.FileHandler(directory / "log.txt")
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            checkpoint = TrainingCheckpoint(directory / "checkpoint")
+            purge_step = (checkpoint.global_step() if checkpoint.exists() else 0) + 1 if resume else None
+            logger = TensorBoardLogger(directory / "tensorboard", config, purge_step)
+        logging.getLogger("tartan_fw").addHandler(handler)
+        run = Run(body, experiment.end_task, aux_tasks, experiment.weighter, directory, parallel.device,
+                  experiment.seed, logger, show_progress and parallel.is_main, parallel, resume)
+        try:
+            metrics = experiment.trainer.fit(run)
+            metrics["compute"] = training_compute(body, run.tasks, metrics)
+        finally:
+            logger.close()
+            logging.getLogger("tartan_fw").removeHandler(handler)
+            handler.close()
+        if parallel.is_main:
+            write_json(directory / METRICS_FILE, metrics)
     return metrics
+
+
+def check_resumable(config: dict[str, Any], directory: Path) -> None:
+    """A run can be resumed when it is unfinished and ``config`` is the one it was started with."""
+    if not (directory / CONFIG_FILE).exists():
+        raise TartanError(f"{directory}: no run to resume (no {CONFIG_FILE}); start one with tartan-fw run")
+    if (directory / METRICS_FILE).exists():
+        raise TartanError(f"{directory}: the run has finished ({METRICS_FILE} exists); there is nothing to resume")
+    saved = json.loads((directory / CONFIG_FILE).read_text())
+    changed = _differences(saved, json.loads(json.dumps(config)))
+    if changed:
+        raise TartanError(
+            f"{directory}: the config differs from the run's {CONFIG_FILE} at {', '.join(changed[:5])}; "
+            f"a run resumes with its own config: tartan-fw resume {directory}"
+        )
+
+
+def _differences(saved: Any, given: Any, path: str = "") -> list[str]:
+    """Dotted paths where two JSON values differ."""
+    if isinstance(saved, dict) and isinstance(given, dict):
+        keys = sorted(set(saved) | set(given))
+        return [d for k in keys for d in _differences(saved.get(k), given.get(k), f"{path}.{k}" if path else k)]
+    return [] if saved == given else [path or "(top level)"]
 
 
 def read_run_config(directory: Path, include: Iterable[str] = ()) -> dict[str, Any]:
@@ -177,9 +218,4 @@ def load_run(directory: Path, device: torch.device, include: Iterable[str] = ())
 
 def write_json(path: Path, value: Any) -> None:
     """Atomic: written beside ``path`` and renamed."""
-    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(handle, "w") as out:
-        json.dump(value, out, indent=2)
-        out.write("\n")
-    os.chmod(partial, 0o644)
-    os.replace(partial, path)
+    atomic_write_text(path, json.dumps(value, indent=2) + "\n")

@@ -19,6 +19,7 @@ added up under ``compute``.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -29,7 +30,8 @@ import torch
 from tartan_fw.common.config import deep_merge
 from tartan_fw.common.from_config import validate
 from tartan_fw.errors import ConfigurationError, TartanError
-from tartan_fw.experiment import CONFIG_FILE, METRICS_FILE, Experiment, run_experiment, write_json
+from tartan_fw.experiment import CONFIG_FILE, METRICS_FILE, Experiment, check_resumable, run_experiment, write_json
+from tartan_fw.training.distributed import data_parallel
 from tartan_fw.training.compute import total_compute
 
 STAGE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -91,32 +93,51 @@ def run_config(
     force: bool = False,
     show_progress: bool = True,
     ext_vars: Optional[dict[str, str]] = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
-    """Run an experiment or a pipeline config into ``directory``; returns its metrics."""
+    """Run an experiment or a pipeline config into ``directory``; returns its metrics.
+
+    ``resume`` continues an unfinished run: a pipeline keeps its finished stages and resumes the
+    one that was interrupted.
+    """
     if not is_pipeline(config):
-        return run_experiment(config, directory, device, force, show_progress, ext_vars)
+        return run_experiment(config, directory, device, force, show_progress, ext_vars, resume)
     stages = stage_configs(config)
     problems = validate_config(config)
     if problems:
         raise ConfigurationError(problems)
-    if directory.exists() and any(directory.iterdir()):
-        if not force:
-            raise TartanError(f"{directory}: run directory exists; choose another with -s or pass --force")
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    write_json(directory / CONFIG_FILE, config)
-    write_json(directory / "ext_vars.json", ext_vars or {})
-    summaries: list[dict[str, Any]] = []
-    previous: Optional[Path] = None
-    metrics: dict[str, Any] = {}
-    for name, stage in stages:
-        if previous is not None:
-            stage = {**stage, "init_from": str(previous.resolve())}
-        metrics = run_experiment(stage, directory / name, device, False, show_progress, ext_vars)
-        summaries.append(_summary(name, metrics))
-        previous = directory / name
-    result = {**metrics, "pipeline": summaries, "compute": total_compute([s["compute"] for s in summaries])}
-    write_json(directory / METRICS_FILE, result)
+    if resume:
+        check_resumable(config, directory)
+    elif directory.exists() and any(directory.iterdir()) and not force:
+        raise TartanError(
+            f"{directory}: run directory exists; choose another with -s, pass --force to replace it, "
+            f"or --resume to continue it"
+        )
+    with data_parallel(device) as parallel:
+        if parallel.is_main and not resume:
+            if directory.exists():
+                shutil.rmtree(directory)
+            directory.mkdir(parents=True)
+            write_json(directory / CONFIG_FILE, config)
+            write_json(directory / "ext_vars.json", ext_vars or {})
+        parallel.barrier()
+        summaries: list[dict[str, Any]] = []
+        previous: Optional[Path] = None
+        metrics: dict[str, Any] = {}
+        for name, stage in stages:
+            if previous is not None:
+                stage = {**stage, "init_from": str(previous.resolve())}
+            stage_dir = directory / name
+            if resume and (stage_dir / METRICS_FILE).exists():
+                metrics = json.loads((stage_dir / METRICS_FILE).read_text())
+            else:
+                started = resume and (stage_dir / CONFIG_FILE).exists()
+                metrics = run_experiment(stage, stage_dir, device, False, show_progress, ext_vars, started)
+            summaries.append(_summary(name, metrics))
+            previous = stage_dir
+        result = {**metrics, "pipeline": summaries, "compute": total_compute([s["compute"] for s in summaries])}
+        if parallel.is_main:
+            write_json(directory / METRICS_FILE, result)
     return result
 
 

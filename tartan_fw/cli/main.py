@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import click
 
-from tartan_fw.errors import TartanError
+from tartan_fw.errors import TartanError, TrainingInterrupted
 
 
 def _fail_cleanly(command: Callable) -> Callable:
-    """Project errors become one line on stderr and exit code 2 (a traceback only with --debug)."""
+    """Project errors become one line on stderr and exit code 2 (a traceback only with --debug).
+
+    An interrupted run is no error: its message says how to resume, and the exit code is the
+    shell's for the signal (130 for SIGINT, 143 for SIGTERM), so schedulers see a preemption.
+    """
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
+        except TrainingInterrupted as stop:
+            click.echo(str(stop), err=True)
+            sys.exit(stop.exit_code)
         except TartanError as err:
             if click.get_current_context().find_root().params.get("debug"):
                 raise
@@ -74,22 +82,53 @@ def config_options(command: Callable) -> Callable:
 @click.option("--seed", type=int, help="Overrides the config's seed.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
+@click.option("--resume", is_flag=True, help="Continue the unfinished run in the directory from its last checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_obj
 @_fail_cleanly
 def run(obj: dict, config_file: str, ext_var: tuple, override: tuple, overrides: str | None, output: str | None,
-        seed: int | None, device: str, force: bool, quiet: bool) -> None:
-    """Train and evaluate an experiment or pipeline; writes the run directory and metrics.json."""
-    from rich.console import Console
+        seed: int | None, device: str, force: bool, resume: bool, quiet: bool) -> None:
+    """Train and evaluate an experiment or pipeline; writes the run directory and metrics.json.
 
+    Under torchrun (torchrun --nproc_per_node N -m tartan_fw.cli.main run ...) each process
+    trains on its share of every batch.
+    """
     from tartan_fw.experiment import resolve_device
     from tartan_fw.pipeline import run_config
 
+    if force and resume:
+        raise TartanError("--force replaces the run directory and --resume continues it; pass one of them")
     config, ext_vars = _config_from_cli(config_file, ext_var, override, overrides, obj["include"])
     if seed is not None:
         config["seed"] = seed
     directory = Path(output or Path("runs") / f"{Path(config_file).stem}-seed{config.get('seed', 0)}")
-    metrics = run_config(config, directory, resolve_device(device), force, not quiet, ext_vars)
+    metrics = run_config(config, directory, resolve_device(device), force, not quiet, ext_vars, resume)
+    _print_result(directory, metrics)
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_obj
+@_fail_cleanly
+def resume(obj: dict, run_dir: str, device: str, quiet: bool) -> None:
+    """Continue an interrupted run from its last checkpoint, with the config saved in RUN_DIR."""
+    from tartan_fw.experiment import read_run_config, resolve_device
+    from tartan_fw.pipeline import run_config
+
+    directory = Path(run_dir)
+    config = read_run_config(directory, obj["include"])
+    ext_vars = json.loads((directory / "ext_vars.json").read_text())
+    metrics = run_config(config, directory, resolve_device(device), False, not quiet, ext_vars, resume=True)
+    _print_result(directory, metrics)
+
+
+def _print_result(directory: Path, metrics: dict[str, Any]) -> None:
+    from rich.console import Console
+
+    if os.environ.get("RANK", "0") != "0":
+        return  # under torchrun, rank 0 speaks for every process
     metric = metrics["metric"]
     Console().print(
         f"[bold]{directory}[/]: dev {metric} {metrics['best_dev'].get(metric, float('nan')):.4f} "

@@ -141,8 +141,12 @@ class TrainingCheckpoint:
             raise
         atomic_write_text(self.directory / self.POINTER, json.dumps({"folder": folder.name, "global_step": global_step}))
         for leftover in self.directory.iterdir():
-            if leftover.is_dir() and leftover != folder:
+            if leftover.name in (self.POINTER, folder.name):
+                continue
+            if leftover.is_dir():
                 shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
 
     def load(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """The model tensors and the training state of the latest save."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 
 class RunLogger:
@@ -27,11 +27,14 @@ class RunLogger:
 class TensorBoardLogger(RunLogger):
     """Tags group naturally in TensorBoard: ``train/loss/<task>``, ``weights/<task>``, ``eval/<metric>``."""
 
-    def __init__(self, directory: Path, config: dict[str, Any]) -> None:
+    def __init__(self, directory: Path, config: dict[str, Any], purge_step: Optional[int] = None) -> None:
+        """``purge_step``: a resumed run continues the event files, hiding the events from this step on
+        that the interrupted run wrote after its last checkpoint."""
         from torch.utils.tensorboard import SummaryWriter
 
-        self.writer = SummaryWriter(log_dir=str(directory))
-        self.writer.add_text("config", "```\n" + json.dumps(config, indent=2) + "\n```")
+        self.writer = SummaryWriter(log_dir=str(directory), purge_step=purge_step)
+        if purge_step is None:
+            self.writer.add_text("config", "```\n" + json.dumps(config, indent=2) + "\n```")
 
     def scalar(self, tag: str, value: float, step: int) -> None:
         self.writer.add_scalar(tag, value, step)

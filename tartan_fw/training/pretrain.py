@@ -54,7 +54,7 @@ class PretrainTrainer(TartanTrainer):
             for step in range(1, self.schedule.max_steps + 1):
                 losses = loop.step(step)
                 if step % self.log_every == 0:
-                    loop._log(losses, step)
+                    loop.log_scalars(losses, step)
                 advance(step, losses, "")
         lm_head = next((t.head.predictions for t in run.aux_tasks if isinstance(t.head, MaskedLMHead)), None)
         save_body(run.body, run.directory / BODY_FILE, lm_head)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import signal
 import time
 from collections import defaultdict
 from contextlib import nullcontext
@@ -14,8 +15,15 @@ import torch
 from torch import nn
 
 from tartan_fw.common.registrable import Registrable
-from tartan_fw.data.batching import split_batch
-from tartan_fw.training.checkpoint import load_end_task_model, save_end_task_model
+from tartan_fw.data.batching import Batch, split_batch
+from tartan_fw.errors import TartanError, TrainingInterrupted
+from tartan_fw.training.callbacks import (
+    Callback, Checkpointing, Control, Evaluation, Interruption, NonFiniteGuard, ScalarLogging,
+)
+from tartan_fw.training.checkpoint import (
+    TrainingCheckpoint, load_end_task_model, load_module_tensors, module_tensors, rng_state, set_rng_state,
+)
+from tartan_fw.training.distributed import DataParallel
 from tartan_fw.training.flat import FlatParameters, unique_parameters
 from tartan_fw.training.logging import RunLogger
 from tartan_fw.training.metrics import classification_metrics
@@ -35,6 +43,8 @@ class Run:
     seed: int
     logger: RunLogger = field(default_factory=RunLogger)
     show_progress: bool = True
+    parallel: DataParallel = field(default_factory=DataParallel)
+    resume: bool = False
 
     @property
     def tasks(self) -> list[Any]:
@@ -44,12 +54,24 @@ class Run:
     def best_path(self) -> Path:
         return self.directory / "best" / "model.safetensors"
 
+    @property
+    def checkpoint(self) -> TrainingCheckpoint:
+        return TrainingCheckpoint(self.directory / "checkpoint")
+
+    def load_best(self) -> None:
+        self.parallel.barrier()  # rank 0 may have just written it
+        load_end_task_model(self.body, self.end_task.head, self.best_path)
+
     def autocast(self) -> Any:
         if self.device.type == "cuda":
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return nullcontext()
 
     def evaluate(self, split: str) -> dict[str, float]:
+        """Rank 0 evaluates and shares the result, so every rank takes the same decisions on it."""
+        return self.parallel.broadcast(self._evaluate(split) if self.parallel.is_main else None)
+
+    def _evaluate(self, split: str) -> dict[str, float]:
         self.body.eval()
         self.end_task.head.eval()
         predicted, gold = self.end_task.predict(self.body, split, self.device, self.autocast)
@@ -98,25 +120,24 @@ class Trainer(Registrable):
         raise NotImplementedError
 
 
-class EarlyStopping:
-    """Tracks the best dev score; stops after ``patience`` evaluations without improvement."""
+@dataclass
+class Progress:
+    """The run across its stages, saved in every checkpoint: finished stages and time spent so far."""
 
-    def __init__(self, patience: Optional[int]) -> None:
-        self.patience = patience
-        self.best = -math.inf
-        self.best_step = 0
-        self.bad_evaluations = 0
+    completed: list[dict[str, Any]] = field(default_factory=list)
+    elapsed_before: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
 
-    def update(self, score: float, step: int) -> bool:
-        if score > self.best:
-            self.best, self.best_step, self.bad_evaluations = score, step, 0
-            return True
-        self.bad_evaluations += 1
-        return False
+    def elapsed(self) -> float:
+        """Training time of this session and of the sessions before a resume."""
+        return self.elapsed_before + time.perf_counter() - self.started
 
-    @property
-    def should_stop(self) -> bool:
-        return self.patience is not None and self.bad_evaluations >= self.patience
+    def state_dict(self) -> dict[str, Any]:
+        return {"completed": self.completed, "elapsed_s": self.elapsed()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "Progress":
+        return cls(list(state["completed"]), state["elapsed_s"])
 
 
 @Trainer.register("tartan")
@@ -139,6 +160,12 @@ class TartanTrainer(Trainer):
         patience: evaluations without improvement before stopping early (null: never).
         log_every: steps between logged training scalars.
         finetune: the optional final fine-tuning stage on the end-task alone.
+        checkpoint_every: steps between resumable checkpoints in ``<run_dir>/checkpoint`` (null:
+            only when interrupted); a killed run resumes from the last one.
+        max_nonfinite_steps: a non-finite loss or gradient skips the step; this many in a row
+            stop the run.
+        compile: ``torch.compile`` the body for training (worth it on GPUs, for long runs: the
+            first steps pay the compilation, and new sequence lengths may recompile).
     """
 
     def __init__(
@@ -154,9 +181,13 @@ class TartanTrainer(Trainer):
         patience: Optional[int] = None,
         log_every: int = 10,
         finetune: Optional[FinetuneStage] = None,
+        checkpoint_every: Optional[int] = 500,
+        max_nonfinite_steps: int = 5,
+        compile: bool = False,
     ) -> None:
         for name, value in (("max_steps", max_steps), ("accumulation_steps", accumulation_steps),
-                            ("eval_every", eval_every), ("log_every", log_every)):
+                            ("eval_every", eval_every), ("log_every", log_every),
+                            ("checkpoint_every", checkpoint_every or 1), ("max_nonfinite_steps", max_nonfinite_steps)):
             if value < 1:
                 raise ValueError(f"{name} must be at least 1, got {value}")
         self.schedule = Schedule(max_steps, body_lr, head_lr, warmup_fraction, eval_every, patience)
@@ -165,17 +196,36 @@ class TartanTrainer(Trainer):
         self.accumulation_steps = accumulation_steps
         self.log_every = log_every
         self.finetune = finetune
+        self.checkpoint_every = checkpoint_every
+        self.max_nonfinite_steps = max_nonfinite_steps
+        self.compile = compile
+
+    def stages(self, run: Run) -> list[tuple[str, list[Any], Weighter, Schedule]]:
+        """Multitask training, then optional fine-tuning of the end-task alone."""
+        stages = [("multitask", run.tasks, run.weighter, self.schedule)]
+        if self.finetune is not None:
+            stages.append(("finetune", [run.end_task], UniformWeighter(), self.finetune.schedule))
+        return stages
 
     def fit(self, run: Run) -> dict[str, Any]:
-        started = time.perf_counter()
-        stages = [StageLoop(self, run, "multitask", run.tasks, run.weighter, self.schedule, first_step=0).train()]
-        if self.finetune is not None:
-            load_end_task_model(run.body, run.end_task.head, run.best_path)
-            alone = UniformWeighter()
-            loop = StageLoop(self, run, "finetune", [run.end_task], alone, self.finetune.schedule, stages[-1]["steps_total"])
-            finetuned = loop.train(baseline=stages[-1]["best_dev_score"])
-            stages.append(finetuned)
-        load_end_task_model(run.body, run.end_task.head, run.best_path)
+        if run.device.type == "cuda":
+            torch.backends.cuda.matmul.fp32_precision = "tf32"
+        resumed = run.checkpoint.load() if run.resume and run.checkpoint.exists() else None
+        progress = Progress.from_state(resumed[1]["progress"]) if resumed else Progress()
+        for name, tasks, weighter, schedule in self.stages(run)[len(progress.completed):]:
+            previous = progress.completed[-1] if progress.completed else None
+            loop = StageLoop(
+                self, run, name, tasks, weighter, schedule, first_step=previous["steps_total"] if previous else 0,
+                baseline=previous["best_dev_score"] if previous else -math.inf, progress=progress,
+            )
+            if resumed is not None:
+                loop.load_state_dict(*resumed)
+                resumed = None
+            elif previous is not None:
+                run.load_best()
+            progress.completed.append(loop.train())
+        run.load_best()
+        stages = progress.completed
         best = max(stages, key=lambda s: s["best_dev_score"])
         return {
             "metric": run.end_task.metric,
@@ -183,27 +233,31 @@ class TartanTrainer(Trainer):
             "best_step": best["best_step"],
             "test": run.evaluate("test"),
             "steps": stages[-1]["steps_total"],
-            "wall_time_s": time.perf_counter() - started,
+            "wall_time_s": progress.elapsed(),
             "tokens": {k: v for s in stages for k, v in s["tokens"].items()},
             "stages": stages,
         }
 
 
 class StageLoop:
-    """One training stage: the optimisation loop with evaluation, early stopping and logging."""
+    """One training stage: the optimisation step, and the callbacks that evaluate, log and checkpoint."""
 
     def __init__(
         self, trainer: TartanTrainer, run: Run, name: str, tasks: list[Any], weighter: Weighter,
-        schedule: Schedule, first_step: int,
+        schedule: Schedule, first_step: int, baseline: float = -math.inf, progress: Optional[Progress] = None,
     ) -> None:
         self.trainer, self.run, self.name, self.tasks = trainer, run, name, tasks
         self.weighter, self.schedule, self.first_step = weighter, schedule, first_step
+        self.progress = progress or Progress()
+        self.model = torch.compile(run.body) if trainer.compile else run.body
         body_parameters = unique_parameters(run.body)
         self.flat = FlatParameters(body_parameters)
         body_ids = {id(p) for p in body_parameters}
         self.head_parameters = [unique_parameters(task.head, exclude=body_ids) for task in tasks]
+        self.head_grads = []
         for parameter in (p for group in self.head_parameters for p in group):
             parameter.grad = torch.zeros_like(parameter)
+            self.head_grads.append(parameter.grad)
         self.all_parameters = body_parameters + [p for group in self.head_parameters for p in group]
         self.combined = torch.zeros_like(self.flat.grad)
         fused = {"fused": True} if run.device.type == "cuda" else {}
@@ -216,32 +270,61 @@ class StageLoop:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: min((s + 1) / warmup, max(0.0, (schedule.max_steps - s) / max(1, schedule.max_steps - warmup)))
         )
-        context = WeighterContext(run.body, body_parameters, run.end_task, run.device, run.autocast, run.seed)
+        context = WeighterContext(run.body, body_parameters, run.end_task, run.device, run.autocast, run.seed,
+                                  all_reduce=run.parallel.mean)
         weighter.setup([t.name for t in tasks], context)
         self.tokens: dict[str, int] = defaultdict(int)
+        self.steps_done = 0
+        self.losses: dict[str, torch.Tensor] = {}
+        self.finite = True
+        self.control = Control()
+        self.evaluation = Evaluation(schedule.eval_every, schedule.patience, baseline)
+        self.nonfinite = NonFiniteGuard(trainer.max_nonfinite_steps)
+        self.callbacks: list[Callback] = [
+            self.nonfinite, ScalarLogging(trainer.log_every), self.evaluation, Interruption(),
+            Checkpointing(trainer.checkpoint_every),
+        ]
+
+    @property
+    def global_step(self) -> int:
+        """Steps done in this stage and the ones before: TensorBoard's x axis and the checkpoint's step."""
+        return self.first_step + self.steps_done
 
     def step(self, step: int) -> dict[str, torch.Tensor]:
-        """One optimisation step; returns each task's mean loss."""
-        run, weighter = self.run, self.weighter
+        """One optimisation step; returns each task's mean loss.
+
+        A non-finite loss or gradient skips the update (``self.finite`` is then False): the
+        weighter sees a zero gradient for the offending task, so a learned weighting is not
+        poisoned, and neither the parameters nor the optimiser state change.
+        """
+        run, weighter, parallel = self.run, self.weighter, self.run.parallel
         weighter.begin_step(step)
         self.combined.zero_()
-        torch._foreach_zero_([p.grad for group in self.head_parameters for p in group])
-        losses = {}
+        if self.head_grads:
+            torch._foreach_zero_(self.head_grads)
+        losses = torch.zeros(len(self.tasks), device=run.device)
+        finite = torch.ones((), dtype=torch.bool, device=run.device)
         for index, task in enumerate(self.tasks):
             batch = task.next_batch()
-            targets = batch["num_targets"].clamp(min=1).to(run.device, torch.float32)
+            # Real tokens of text batches; batches without an attention mask (images) count examples.
+            self.tokens[task.name] += int(batch["attention_mask"].sum() if "attention_mask" in batch else batch["num_targets"])
+            targets = float(batch["num_targets"].clamp(min=1))  # of the global batch, on every rank
             self.flat.grad.zero_()
             total = torch.zeros((), device=run.device)
             features, labels = [], []
-            for micro in split_batch(batch, self.trainer.accumulation_steps):
-                micro = {k: v.to(run.device, non_blocking=True) for k, v in micro.items()}
+            for micro in split_batch(parallel.shard(batch), self.trainer.accumulation_steps):
+                micro = _to_device(micro, run.device)
                 with run.autocast():
-                    output = task.loss(run.body, micro)
+                    output = task.loss(self.model, micro)
                 (output.total / targets).backward()
                 total += output.total.detach()
                 if output.features is not None:
                     features.append(output.features.detach())
                     labels.append(output.labels)
+            parallel.sum_(self.flat.grad)
+            task_finite = torch.isfinite(self.flat.grad).all()
+            self.flat.grad.masked_fill_(~task_finite, 0.0)
+            finite &= task_finite
             gradient = TaskGradient(
                 index, self.flat.grad, torch.cat(features) if features else None, torch.cat(labels) if labels else None
             )
@@ -253,55 +336,64 @@ class StageLoop:
             scale = weighter.head_scale(index)
             if scale != 1.0 and self.head_parameters[index]:
                 torch._foreach_mul_([p.grad for p in self.head_parameters[index]], scale)
-            losses[task.name] = total / targets
-            # Real tokens of text batches; batches without an attention mask (images) count examples.
-            self.tokens[task.name] += int(batch["attention_mask"].sum() if "attention_mask" in batch else batch["num_targets"])
+            losses[index] = total / targets
+        parallel.sum_all_(self.head_grads)
+        parallel.sum_(losses)
         self.flat.grad.copy_(self.combined).div_(weighter.normaliser())
         if self.trainer.max_grad_norm is not None:
-            nn.utils.clip_grad_norm_(self.all_parameters, self.trainer.max_grad_norm, foreach=True)
-        self.optimizer.step()
+            norm = nn.utils.clip_grad_norm_(self.all_parameters, self.trainer.max_grad_norm, foreach=True)
+        else:
+            norm = nn.utils.get_total_norm([p.grad for p in self.all_parameters], foreach=True)
+        self.finite = bool(finite & torch.isfinite(norm) & torch.isfinite(losses).all())  # the step's one sync
+        if self.finite:
+            self.optimizer.step()
         self.scheduler.step()
-        return losses
+        return {task.name: losses[index] for index, task in enumerate(self.tasks)}
 
-    def train(self, baseline: float = -math.inf) -> dict[str, Any]:
-        """Train until ``max_steps`` or early stopping; a checkpoint is saved when dev beats ``baseline``."""
+    def train(self) -> dict[str, Any]:
+        """Train until ``max_steps`` or early stopping, from where a loaded checkpoint left off."""
         run, schedule = self.run, self.schedule
-        stopping = EarlyStopping(schedule.patience)
-        stopping.best = baseline
-        best_dev: dict[str, float] = {}
         run.body.train()
         for task in self.tasks:
             task.head.train()
-        step = 0
-        with _progress(run.show_progress, self.name, schedule.max_steps) as advance:
-            for step in range(1, schedule.max_steps + 1):
-                losses = self.step(step)
-                global_step = self.first_step + step
-                if step % self.trainer.log_every == 0:
-                    self._log(losses, global_step)
-                dev_text = ""
-                if step % schedule.eval_every == 0 or step == schedule.max_steps:
-                    dev = run.evaluate("dev")
-                    run.logger.scalars({f"eval/{k}": v for k, v in dev.items()}, global_step)
-                    if stopping.update(dev[run.end_task.metric], global_step):
-                        best_dev = dev
-                        save_end_task_model(run.body, run.end_task.head, run.best_path)
-                    dev_text = f"dev {run.end_task.metric} {dev[run.end_task.metric]:.4f} (best {stopping.best:.4f})"
-                advance(step, losses, dev_text)
-                if stopping.should_stop:
-                    break
+        for callback in self.callbacks:
+            callback.on_train_begin(self)
+        try:
+            with _progress(run.show_progress, self.name, schedule.max_steps, self.steps_done) as advance:
+                while self.steps_done < schedule.max_steps and not self.control.stop:
+                    step = self.steps_done + 1
+                    self.losses = self.step(step)
+                    self.steps_done = step
+                    for callback in self.callbacks:
+                        callback.on_step_end(self, step)
+                    advance(step, self.losses, self.control.status)
+                    self.control.status = ""
+                    if self.control.interrupted_by is not None:
+                        raise self._interrupted(self.control.interrupted_by)
+        finally:
+            for callback in self.callbacks:
+                callback.on_train_end(self)
         return {
             "name": self.name,
-            "steps": step,
-            "steps_total": self.first_step + step,
-            "best_dev": best_dev,
-            "best_dev_score": stopping.best,
-            "best_step": stopping.best_step,
-            "stopped_early": stopping.should_stop,
+            "steps": self.steps_done,
+            "steps_total": self.global_step,
+            "best_dev": self.evaluation.best_dev,
+            "best_dev_score": self.evaluation.best,
+            "best_step": self.evaluation.best_step,
+            "stopped_early": self.control.stop,
+            "nonfinite_steps": self.nonfinite.total,
             "tokens": {f"{self.name}/{k}": v for k, v in self.tokens.items()},
         }
 
-    def _log(self, losses: dict[str, torch.Tensor], step: int) -> None:
+    def _interrupted(self, number: int) -> TrainingInterrupted:
+        directory = self.run.directory
+        return TrainingInterrupted(
+            f"{signal.Signals(number).name} received: stopped after step {self.global_step} ({self.name}) with a "
+            f"checkpoint in {directory / 'checkpoint'}; continue with: tartan-fw resume {directory}",
+            number,
+        )
+
+    def log_scalars(self, losses: dict[str, torch.Tensor], step: int) -> None:
         logger = self.run.logger
         weights = self.weighter.weights()
         for index, task in enumerate(self.tasks):
@@ -311,12 +403,65 @@ class StageLoop:
         body_lr, head_lr = (group["lr"] for group in self.optimizer.param_groups)
         logger.scalars({"lr/body": body_lr, "lr/heads": head_lr}, step)
 
+    def _modules(self) -> dict[str, nn.Module]:
+        """The body and every task's head (the whole run's, so any stage's checkpoint holds them all)."""
+        return {"body": self.run.body, **{f"heads.{task.name}": task.head for task in self.run.tasks}}
+
+    def save_checkpoint(self) -> None:
+        """Everything a resumed run needs to continue exactly; collective, written by rank 0."""
+        parallel = self.run.parallel
+        rng = parallel.gather(rng_state())
+        if not parallel.is_main:
+            return
+        state = {
+            "stage": self.name,
+            "steps_done": self.steps_done,
+            "progress": self.progress.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "weighter": self.weighter.state_dict(),
+            "tasks": {task.name: task.state_dict() for task in self.tasks},
+            "callbacks": {type(c).__name__: c.state_dict() for c in self.callbacks},
+            "stopped": self.control.stop,
+            "tokens": dict(self.tokens),
+            "rng": rng,
+        }
+        self.run.checkpoint.save(module_tensors(self._modules()), state, self.global_step)
+
+    def load_state_dict(self, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
+        """Continue from a checkpoint of this stage (``progress`` was restored by the trainer)."""
+        if state["stage"] != self.name:
+            raise TartanError(
+                f"{self.run.checkpoint.directory}: the checkpoint is of stage '{state['stage']}' but the trainer's next "
+                f"stage is '{self.name}'; resume with the run's own config.json"
+            )
+        load_module_tensors(self._modules(), tensors, self.run.checkpoint.directory)
+        self.steps_done = state["steps_done"]
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.weighter.load_state_dict(state["weighter"])
+        for task in self.tasks:
+            task.load_state_dict(state["tasks"][task.name])
+        for callback in self.callbacks:
+            callback.load_state_dict(state["callbacks"][type(callback).__name__])
+        self.control.stop = state["stopped"]
+        self.tokens.update(state["tokens"])
+        rng = state["rng"]
+        set_rng_state(rng[self.run.parallel.rank % len(rng)])
+
+
+def _to_device(batch: Batch, device: torch.device) -> Batch:
+    """On CUDA through pinned memory, so the copy is asynchronous and the host never waits for it."""
+    if device.type != "cuda":
+        return batch
+    return {k: v.pin_memory().to(device, non_blocking=True) for k, v in batch.items()}
+
 
 class _progress:
     """A rich progress bar showing the step, each task's loss and the dev metric."""
 
-    def __init__(self, enabled: bool, name: str, total: int) -> None:
-        self.enabled, self.name, self.total = enabled, name, total
+    def __init__(self, enabled: bool, name: str, total: int, completed: int = 0) -> None:
+        self.enabled, self.name, self.total, self.completed = enabled, name, total, completed
         self.dev_text = ""
 
     def __enter__(self) -> Callable[[int, dict[str, torch.Tensor], str], None]:
@@ -329,7 +474,7 @@ class _progress:
             TextColumn("{task.fields[status]}"),
         )
         self.progress.start()
-        self.job = self.progress.add_task(self.name, total=self.total, status="")
+        self.job = self.progress.add_task(self.name, total=self.total, completed=self.completed, status="")
         return self.advance
 
     def advance(self, step: int, losses: dict[str, torch.Tensor], dev_text: str) -> None:

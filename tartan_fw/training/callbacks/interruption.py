@@ -1,0 +1,56 @@
+"""SIGINT and SIGTERM end a run cleanly: finish the step, write a checkpoint, say how to resume."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Optional
+
+from tartan_fw.training.callbacks.base import Callback
+
+if TYPE_CHECKING:
+    from tartan_fw.training.trainer import StageLoop
+
+logger = logging.getLogger(__name__)
+
+
+class Interruption(Callback):
+    """Turns the first SIGINT/SIGTERM into a request honoured at the end of the current step.
+
+    A second signal stops at once (``KeyboardInterrupt``); the last checkpoint is then the
+    periodic one. In a data-parallel run the request is shared, so every rank stops after the
+    same step (``torchrun`` forwards signals to every worker).
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: Optional[int] = None
+        self.previous: dict[int, Any] = {}
+
+    def on_train_begin(self, loop: "StageLoop") -> None:
+        self.received = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {number: signal.signal(number, self._handle) for number in self.SIGNALS}
+
+    def _handle(self, number: int, frame: Optional[FrameType]) -> None:
+        if self.received is not None:
+            self._restore()
+            raise KeyboardInterrupt
+        self.received = number
+        logger.warning("%s received: stopping after this step with a checkpoint (send it again to stop now)",
+                       signal.Signals(number).name)
+
+    def on_step_end(self, loop: "StageLoop", step: int) -> None:
+        if loop.run.parallel.any(self.received is not None):
+            loop.control.interrupted_by = self.received or signal.SIGTERM
+
+    def on_train_end(self, loop: "StageLoop") -> None:
+        self._restore()
+
+    def _restore(self) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+        self.previous = {}

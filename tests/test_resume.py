@@ -1,0 +1,182 @@
+"""Resuming: a run stopped by a signal or killed ends exactly as an uninterrupted one; checkpoints are atomic."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import tiny_config, write_tiny_task
+from safetensors.torch import load_file
+
+from tartan_fw.cli.main import cli
+from tartan_fw.errors import TartanError, TrainingInterrupted
+from tartan_fw.experiment import check_resumable, run_experiment
+from tartan_fw.training import checkpoint as checkpoint_module
+from tartan_fw.training.checkpoint import TrainingCheckpoint
+from tartan_fw.training.trainer import StageLoop
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    """Multitask steps 1-4, then fine-tuning steps 5-6, a checkpoint every other step; run once, uninterrupted."""
+    root = tmp_path_factory.mktemp("resume")
+    write_tiny_task(root / "data")
+    finetune = {"max_steps": 2, "eval_every": 1, "body_lr": 1e-3, "head_lr": 1e-3}
+    config = tiny_config(root / "data", max_steps=4, eval_every=2, checkpoint_every=2, finetune=finetune)
+    with pytest.MonkeyPatch.context() as patch:  # the cache the function-scoped fixtures use
+        patch.setenv("TARTAN_CACHE", os.environ.get("TARTAN_CACHE", str(tmp_path_factory.getbasetemp() / "cache")))
+        run_experiment(config, root / "reference", CPU, show_progress=False)
+    return config, root / "reference"
+
+
+def after_step(monkeypatch: pytest.MonkeyPatch, action: Any) -> None:
+    """Calls ``action(global_step)`` at the end of every optimisation step (inside the step)."""
+    original = StageLoop.step
+
+    def step(self: StageLoop, step: int) -> dict[str, torch.Tensor]:
+        losses = original(self, step)
+        action(self.first_step + step)
+        return losses
+
+    monkeypatch.setattr(StageLoop, "step", step)
+
+
+def without_wall_time(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: without_wall_time(v) for k, v in value.items() if k != "wall_time_s"}
+    if isinstance(value, list):
+        return [without_wall_time(v) for v in value]
+    return value
+
+
+def scalars(directory: Path) -> dict[str, list[tuple[int, float]]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(directory / "tensorboard"))
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def assert_same_run(resumed: Path, reference: Path) -> None:
+    """Same metrics, same best model, same final weights and optimiser state, same logged curves."""
+    metrics = json.loads((resumed / "metrics.json").read_text())
+    assert without_wall_time(metrics) == without_wall_time(json.loads((reference / "metrics.json").read_text()))
+    for name in ("best/model.safetensors",):
+        ours, theirs = load_file(str(resumed / name)), load_file(str(reference / name))
+        assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+    (ours, our_state), (theirs, their_state) = (TrainingCheckpoint(d / "checkpoint").load() for d in (resumed, reference))
+    assert our_state["steps_done"] == their_state["steps_done"] == 2 and our_state["stage"] == "finetune"
+    assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+    for mine, other in zip(our_state["optimizer"]["state"].values(), their_state["optimizer"]["state"].values()):
+        assert all(torch.equal(mine[k], other[k]) for k in mine)
+    assert scalars(resumed) == scalars(reference)
+
+
+def test_signals_stop_with_a_checkpoint_and_resume_ends_like_an_uninterrupted_run(
+    tmp_path: Path, reference: tuple[dict[str, Any], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, reference_dir = reference
+    after_step(monkeypatch, lambda step: step in (3, 5) and signal.raise_signal(signal.SIGINT))
+    interrupted = tmp_path / "interrupted"
+    with pytest.raises(TrainingInterrupted, match=f"tartan-fw resume {interrupted}") as stop:
+        run_experiment(config, interrupted, CPU, show_progress=False)
+    assert stop.value.exit_code == 130
+    assert TrainingCheckpoint(interrupted / "checkpoint").global_step() == 3  # not a periodic one
+    assert not (interrupted / "metrics.json").exists()
+
+    # Second interruption in the fine-tuning stage, through the CLI; then the resume that finishes.
+    stopped = CliRunner().invoke(cli, ["resume", str(interrupted), "--device", "cpu", "--quiet"])
+    assert stopped.exit_code == 130, stopped.output
+    assert "SIGINT received: stopped after step 5 (finetune)" in stopped.output
+    finished = CliRunner().invoke(cli, ["resume", str(interrupted), "--device", "cpu", "--quiet"])
+    assert finished.exit_code == 0, finished.output
+    assert_same_run(interrupted, reference_dir)
+
+
+def test_a_killed_run_resumes_from_its_last_periodic_checkpoint(
+    tmp_path: Path, reference: tuple[dict[str, Any], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, reference_dir = reference
+    kills = [4]  # step 3 was logged after the checkpoint of step 2: TensorBoard must drop it
+
+    def kill(step: int) -> None:
+        if kills and step == kills[0]:
+            kills.pop()
+            raise RuntimeError("killed")
+
+    after_step(monkeypatch, kill)
+    killed = tmp_path / "killed"
+    with pytest.raises(RuntimeError, match="killed"):
+        run_experiment(config, killed, CPU, show_progress=False)
+    assert TrainingCheckpoint(killed / "checkpoint").global_step() == 2
+
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    resumed = CliRunner().invoke(cli, ["run", str(config_file), "-s", str(killed), "--resume", "--device", "cpu", "--quiet"])
+    assert resumed.exit_code == 0, resumed.output
+    assert_same_run(killed, reference_dir)
+
+
+def test_resume_refuses_finished_runs_changed_configs_and_missing_runs(tmp_path: Path, tiny: Any) -> None:
+    config = tiny()
+    directory = tmp_path / "run"
+    with pytest.raises(TartanError, match="no run to resume"):
+        check_resumable(config, directory)
+    directory.mkdir()
+    (directory / "config.json").write_text(json.dumps(config))
+    check_resumable(config, directory)
+    changed = tiny(max_steps=7)
+    with pytest.raises(TartanError, match="differs .* at trainer.max_steps; a run resumes with its own config"):
+        check_resumable(changed, directory)
+    (directory / "metrics.json").write_text("{}")
+    with pytest.raises(TartanError, match="the run has finished"):
+        check_resumable(config, directory)
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    refused = CliRunner().invoke(cli, ["run", str(config_file), "-s", str(directory), "--quiet"])
+    assert refused.exit_code == 2 and "--resume to continue it" in refused.output
+
+
+def checkpoint_with(value: float, directory: Path, step: int) -> None:
+    TrainingCheckpoint(directory).save({"w": torch.full((4,), value)}, {"step": step}, step)
+
+
+def test_a_checkpoint_write_that_fails_part_way_leaves_the_previous_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = tmp_path / "checkpoint"
+    checkpoint_with(1.0, directory, 2)
+
+    def half_written(state: Any, path: Path) -> None:
+        Path(path).write_bytes(b"\x80\x02half a pickle")
+        raise OSError("disk full")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(checkpoint_module.torch, "save", half_written)
+        with pytest.raises(OSError, match="disk full"):
+            checkpoint_with(2.0, directory, 4)
+    tensors, state = TrainingCheckpoint(directory).load()
+    assert torch.equal(tensors["w"], torch.full((4,), 1.0)) and state == {"step": 2}
+    assert sorted(p.name for p in directory.iterdir()) == sorted(["latest", TrainingCheckpoint(directory)._pointer()["folder"]])
+
+
+def test_leftovers_of_a_killed_save_are_ignored_then_removed(tmp_path: Path) -> None:
+    directory = tmp_path / "checkpoint"
+    checkpoint_with(1.0, directory, 2)
+    (directory / ".step-4-x1y2").mkdir()  # a save killed before its rename
+    (directory / ".step-4-x1y2" / "model.safetensors").write_bytes(b"partial")
+    (directory / ".latest.k3j4").write_text('{"fol')  # a pointer update killed before its rename
+    tensors, _ = TrainingCheckpoint(directory).load()
+    assert torch.equal(tensors["w"], torch.full((4,), 1.0))
+    checkpoint_with(3.0, directory, 6)
+    tensors, state = TrainingCheckpoint(directory).load()
+    assert torch.equal(tensors["w"], torch.full((4,), 3.0)) and state == {"step": 6}
+    assert len(list(directory.iterdir())) == 2
