@@ -114,7 +114,7 @@ def load_trained_model(directory: Path, device: torch.device, include: Iterable[
     body = SavedEncoderBody(folder)
     head = end_task.head_config.construct(body=body, num_labels=len(labels))
     if not isinstance(head, ClassificationHead):
-        raise TartanError(f"{directory}: end_task.head is not a 'classification' head; export reads its weights as one")
+        raise TartanError(f"{directory}: end_task.head is not a 'classification' head, the one predict and export support")
     load_end_task_model(body, head, checkpoint)
     body.to(device).eval()
     head.to(device).eval()
