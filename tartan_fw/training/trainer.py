@@ -293,9 +293,9 @@ class StageLoop:
     def step(self, step: int) -> dict[str, torch.Tensor]:
         """One optimisation step; returns each task's mean loss.
 
-        A non-finite loss or gradient skips the update (``self.finite`` is then False): the
-        weighter sees a zero gradient for the offending task, so a learned weighting is not
-        poisoned, and neither the parameters nor the optimiser state change.
+        A non-finite loss or gradient skips the update (``self.finite`` is then False): neither
+        the parameters nor the optimiser state change. One check decides it, on the gradient norm
+        (which clipping computes anyway) and the losses: the step's only wait for the device.
         """
         run, weighter, parallel = self.run, self.weighter, self.run.parallel
         weighter.begin_step(step)
@@ -303,7 +303,6 @@ class StageLoop:
         if self.head_grads:
             torch._foreach_zero_(self.head_grads)
         losses = torch.zeros(len(self.tasks), device=run.device)
-        finite = torch.ones((), dtype=torch.bool, device=run.device)
         for index, task in enumerate(self.tasks):
             batch = task.next_batch()
             # Real tokens of text batches; batches without an attention mask (images) count examples.
@@ -322,9 +321,6 @@ class StageLoop:
                     features.append(output.features.detach())
                     labels.append(output.labels)
             parallel.sum_(self.flat.grad)
-            task_finite = torch.isfinite(self.flat.grad).all()
-            self.flat.grad.masked_fill_(~task_finite, 0.0)
-            finite &= task_finite
             gradient = TaskGradient(
                 index, self.flat.grad, torch.cat(features) if features else None, torch.cat(labels) if labels else None
             )
@@ -344,7 +340,7 @@ class StageLoop:
             norm = nn.utils.clip_grad_norm_(self.all_parameters, self.trainer.max_grad_norm, foreach=True)
         else:
             norm = nn.utils.get_total_norm([p.grad for p in self.all_parameters], foreach=True)
-        self.finite = bool(finite & torch.isfinite(norm) & torch.isfinite(losses).all())  # the step's one sync
+        self.finite = bool(torch.isfinite(norm) & torch.isfinite(losses).all())
         if self.finite:
             self.optimizer.step()
         self.scheduler.step()

@@ -64,7 +64,11 @@ class Weighter(Registrable):
         """Called before the first task's gradient of each optimisation step."""
 
     def coefficient(self, gradient: TaskGradient) -> Coefficient:
-        """The (unnormalised) coefficient of this task's body gradient in the update."""
+        """The (unnormalised) coefficient of this task's body gradient in the update.
+
+        The gradient may hold NaN or inf (the trainer then skips the whole step): state learned
+        from it must not take them in.
+        """
         raise NotImplementedError
 
     def normaliser(self) -> Coefficient:
