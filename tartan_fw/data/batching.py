@@ -12,19 +12,35 @@ Batch = dict[str, torch.Tensor]
 
 
 class IndexStream:
-    """Endless batches of example indices, reshuffled each epoch; its state resumes exactly."""
+    """Endless batches of example indices, reshuffled each epoch; its state resumes exactly.
 
-    def __init__(self, size: int, batch_size: int, seed: int) -> None:
+    Given ``lengths`` and ``bucket_batches``, each epoch's shuffled order is cut into buckets of
+    ``bucket_batches`` batches and every bucket is sorted by length (longest first): a batch then
+    holds texts of similar length and pads little. The order stays a function of the seed and
+    the epoch, so a resumed stream continues exactly.
+    """
+
+    def __init__(
+        self, size: int, batch_size: int, seed: int, lengths: Optional[torch.Tensor] = None, bucket_batches: int = 0
+    ) -> None:
         self.size = size
         self.batch_size = batch_size
         self.seed = seed
+        self.lengths = lengths
+        self.bucket = batch_size * bucket_batches if lengths is not None else 0
         self.epoch = 0
         self.position = 0
         self._order = self._shuffle()
 
     def _shuffle(self) -> torch.Tensor:
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return torch.randperm(self.size, generator=generator)
+        order = torch.randperm(self.size, generator=generator)
+        if not self.bucket:
+            return order
+        # Buckets start at batch boundaries: the first examples complete the batch the last epoch began.
+        start = -(self.epoch * self.size) % self.batch_size
+        pieces = [order[:start], *order[start:].split(self.bucket)]
+        return torch.cat([b[torch.argsort(self.lengths[b], descending=True, stable=True)] for b in pieces])
 
     def next(self) -> torch.Tensor:
         chunks = []

@@ -33,11 +33,14 @@ class Task:
     head: nn.Module
     stream: IndexStream
 
-    def __init__(self, name: str, batch_size: int) -> None:
+    def __init__(self, name: str, batch_size: int, bucket_batches: int = 0) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if bucket_batches < 0:
+            raise ValueError(f"bucket_batches must be 0 (off) or positive, got {bucket_batches}")
         self.name = name
         self.batch_size = batch_size
+        self.bucket_batches = bucket_batches
         self.generator = torch.Generator()
 
     def setup(self, body: Any, data_root: Any, seed: int) -> None:
@@ -46,6 +49,10 @@ class Task:
     def task_seed(self, seed: int) -> int:
         """Distinct per task, so tasks reading the same texts see them in different orders."""
         return seed * 1_000_003 + zlib.crc32(self.name.encode())
+
+    def index_stream(self, lengths: torch.Tensor, seed: int) -> IndexStream:
+        """The training stream over examples of these token ``lengths``, length-bucketed if configured."""
+        return IndexStream(len(lengths), self.batch_size, self.task_seed(seed), lengths, self.bucket_batches)
 
     def next_batch(self) -> Batch:
         return self.collate(self.stream.next())

@@ -28,6 +28,8 @@ class ClassificationTask(EndTask):
         head: the classification head (default: the paper's MLP).
         batch_size: training examples per step; eval_batch_size: per evaluation batch.
         name: the task's name in logs (defaults to ``dataset``).
+        bucket_batches: length bucketing, for speed: examples are drawn this many batches at a
+            time and sorted by length, so batches pad little (0: off).
     """
 
     def __init__(
@@ -42,8 +44,9 @@ class ClassificationTask(EndTask):
         train_file: str = "train.jsonl",
         dev_file: str = "dev.jsonl",
         test_file: str = "test.jsonl",
+        bucket_batches: int = 0,
     ) -> None:
-        super().__init__(name or dataset, batch_size)
+        super().__init__(name or dataset, batch_size, bucket_batches)
         self.dataset = dataset
         self.metric = metric
         self.reader = reader or JsonlClassificationReader()
@@ -54,8 +57,6 @@ class ClassificationTask(EndTask):
         self.targets: dict[str, torch.Tensor] = {}
 
     def setup(self, body: Any, data_root: Any, seed: int) -> None:
-        from tartan_fw.data.batching import IndexStream
-
         examples = {}
         paths = {split: data_root.file(f"{self.dataset}/{name}") for split, name in self.files.items()}
         for split, path in paths.items():
@@ -75,7 +76,7 @@ class ClassificationTask(EndTask):
         self.pad_id = body.tokenizer.pad_token_id
         self.head = self.head_config.construct(body=body, num_labels=len(self.labels))
         self.generator.manual_seed(self.task_seed(seed))
-        self.stream = IndexStream(len(self.texts["train"]), self.batch_size, self.task_seed(seed))
+        self.stream = self.index_stream(self.texts["train"].lengths(), seed)
 
     def split_size(self, split: str) -> int:
         return len(self.targets[split])

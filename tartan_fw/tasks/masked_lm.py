@@ -5,7 +5,7 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from tartan_fw.data.batching import Batch, IndexStream, pad
+from tartan_fw.data.batching import Batch, pad
 from tartan_fw.data.masking import mask_tokens
 from tartan_fw.data.readers import DatasetReader, TextLinesReader
 from tartan_fw.data.tokenized import file_key, tokenize
@@ -23,6 +23,8 @@ class MaskedLMTask(AuxTask):
         reader: how the corpus is read; set ``max_examples`` or ``fraction`` to vary its size.
         batch_size: texts per step.
         mask_probability: fraction of real tokens chosen for prediction.
+        bucket_batches: length bucketing, for speed: texts are drawn this many batches at a time
+            and sorted by length, so batches pad little (0: off).
     """
 
     def __init__(
@@ -32,8 +34,9 @@ class MaskedLMTask(AuxTask):
         reader: Optional[DatasetReader] = None,
         batch_size: int = 16,
         mask_probability: float = 0.15,
+        bucket_batches: int = 0,
     ) -> None:
-        super().__init__(name, batch_size)
+        super().__init__(name, batch_size, bucket_batches)
         if not 0 < mask_probability < 1:
             raise ValueError(f"mask_probability must be in (0, 1), got {mask_probability}")
         self.corpus = corpus
@@ -51,7 +54,7 @@ class MaskedLMTask(AuxTask):
         self.vocab_size = len(tokenizer)
         self.head = MaskedLMHead(body)
         self.generator.manual_seed(self.task_seed(seed))
-        self.stream = IndexStream(len(self.texts), self.batch_size, self.task_seed(seed))
+        self.stream = self.index_stream(self.texts.lengths(), seed)
 
     def collate(self, indices: torch.Tensor) -> Batch:
         batch = pad([self.texts[i] for i in indices.tolist()], self.pad_id)
