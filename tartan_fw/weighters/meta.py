@@ -95,7 +95,9 @@ class MetaWeighter(Weighter):
         meta_head_steps, meta_head_lr, meta_head_weight_decay: fitting phi* with Adam (L2 decay);
             the paper's 10 steps, 1e-3 and 0.1.
         meta_batch_size: end-task examples phi* is fitted on (the paper: 16 or 32).
-        dev_batch_size: end-task dev examples per meta-gradient.
+        dev_batch_size: end-task dev examples per meta-gradient; their forward and backward pass is
+            META-TARTAN's main extra cost per step (a third of an MT step with two auxiliary tasks
+            of the same batch size at 16 vs 32 examples per task; see tools/bench.py).
         meta_source: where phi*'s examples come from: ``step`` (the current step's end-task
             batch, a sample of train, at no extra cost), ``train`` or ``dev`` (a fresh batch of
             that split, one extra forward pass without gradients).
@@ -114,7 +116,7 @@ class MetaWeighter(Weighter):
         meta_head_lr: float = 1e-3,
         meta_head_weight_decay: float = 0.1,
         meta_batch_size: int = 32,
-        dev_batch_size: int = 32,
+        dev_batch_size: int = 16,
         meta_source: MetaSource = "step",
         same_head: bool = False,
         warm_start: bool = False,

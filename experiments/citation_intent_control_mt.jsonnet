@@ -1,0 +1,16 @@
+// Control: the MT-TARTAN quickstart (citation_intent, small from-scratch encoder, TAPT and DAPT)
+// plus a useless auxiliary task, classifying the task's own texts under random labels. Compare
+// with citation_intent_control_meta.jsonnet: learned weights should turn the control down.
+// Ext-vars: steps (default 300).
+local task = (import 'lib/tartan.libsonnet').tasks.citation_intent;
+
+(import 'quickstart.jsonnet') + {
+  description: 'MT-TARTAN on citation_intent with a random-labels control task',
+  aux_tasks+: [{
+    type: 'random_labels',
+    name: 'random_labels',
+    corpus: task.dataset + '/train.txt',
+    num_labels: 6,  // as many classes as citation_intent
+    batch_size: 16,
+  }],
+}

@@ -1,0 +1,302 @@
+"""Benchmark the training step: fine-tune, masked-LM, MT-TARTAN and META-TARTAN.
+
+Every measurement drives the real ``StageLoop.step`` of an experiment built from a config (a
+from-scratch BERT, synthetic text, the real tasks and weighters), each configuration in a fresh
+subprocess so that peak-memory figures do not mix. Synthetic data: random pseudo-words, every text
+longer than ``--seq-len`` tokens, so every sequence is exactly ``--seq-len`` long.
+
+Time: median over ``--steps`` steps after ``--warmup`` steps (CUDA is synchronised around each).
+Memory: on CUDA ``torch.cuda.max_memory_allocated`` over the steps; on CPU the process's peak
+resident set (``VmHWM`` in /proc/self/status, reset by writing 5 to /proc/self/clear_refs just
+before the first step), reported with its growth over the resident set before the first step
+(optimizer state, activations, gradient buffers). tracemalloc would not see torch's allocations.
+
+    python tools/bench.py                          # small BERT on CPU (a few minutes on 2 cores)
+    python tools/bench.py --model roberta-base --device cuda --json bench.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from tartan_fw.models.heads.masked_lm import MaskedLMHead
+from tartan_fw.weighters import MetaWeighter
+
+MODELS = {
+    "small": {"hidden_size": 256, "num_layers": 4, "num_heads": 4, "intermediate_size": 1024, "vocab_size": 8000,
+              "seq_len": 128},
+    "roberta-base": {"hidden_size": 768, "num_layers": 12, "num_heads": 12, "intermediate_size": 3072,
+                     "vocab_size": 50265, "seq_len": 256},
+}
+NUM_LABELS = 4
+CLOCK_NAMES = {"step_s": "wall", "cpu_s": "cpu"}
+
+
+@dataclass
+class Case:
+    """One measured configuration: which tasks the step runs and how they are weighted."""
+
+    name: str
+    tasks: str  # "end", "mlm" or "end+mlm"
+    aux: int = 1
+    weighter: str = "uniform"
+    mask_probability: float = 0.15
+    all_positions: bool = False
+
+
+# ---------------------------------------------------------------- synthetic data
+
+
+def write_data(root: Path, vocab_size: int, seq_len: int, lines: int = 256) -> None:
+    """Texts of random pseudo-words, each longer than ``seq_len`` tokens, and corpora to train on."""
+    rng = random.Random(0)
+    words = [f"w{i}" for i in range(vocab_size)]
+    folder = root / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def text() -> str:
+        return " ".join(rng.choice(words) for _ in range(seq_len + 8))
+
+    for split, size in (("train", lines), ("dev", lines // 2), ("test", 8)):
+        with (folder / f"{split}.jsonl").open("w") as out:
+            for i in range(size):
+                out.write(json.dumps({"text": text(), "label": f"l{i % NUM_LABELS}"}) + "\n")
+    # Every pseudo-word several times, so the tokenizer's vocabulary fills up with whole words.
+    vocabulary = [" ".join(words[i : i + 64]) for i in range(0, len(words), 64)]
+    (folder / "corpus.txt").write_text("\n".join([text() for _ in range(lines)] + vocabulary * 3) + "\n")
+
+
+# ---------------------------------------------------------------- one configuration (subprocess)
+
+
+def experiment_config(args: argparse.Namespace, case: Case, data_root: Path) -> dict[str, Any]:
+    shape = MODELS[args.model]
+    aux = [
+        {"type": "mlm", "name": f"mlm{i + 1}", "corpus": "bench/corpus.txt", "batch_size": args.batch_size,
+         "mask_probability": case.mask_probability}
+        for i in range(case.aux)
+    ]
+    weighter: dict[str, Any] = {"type": case.weighter}
+    if case.weighter == "meta" and args.dev_batch_size:
+        weighter["dev_batch_size"] = args.dev_batch_size
+    return {
+        "data_root": str(data_root),
+        "seed": 0,
+        "body": {"type": "scratch", "tokenizer_corpora": ["bench/corpus.txt"], "vocab_size": shape["vocab_size"],
+                 "hidden_size": shape["hidden_size"], "num_layers": shape["num_layers"],
+                 "num_heads": shape["num_heads"], "intermediate_size": shape["intermediate_size"],
+                 "max_length": args.seq_len},
+        "end_task": {"type": "classification", "dataset": "bench", "batch_size": args.batch_size},
+        "aux_tasks": aux,
+        "weighter": weighter,
+        "trainer": {"type": "tartan", "max_steps": 1_000_000},
+    }
+
+
+def measure(args: argparse.Namespace, case: Case, data_root: Path) -> dict[str, Any]:
+    """Build the experiment of ``case`` and time ``StageLoop.step``; runs inside the subprocess."""
+    from tartan_fw.common.from_config import build
+    from tartan_fw.experiment import Experiment, prepare
+    from tartan_fw.training.trainer import Run, StageLoop
+
+    device = torch.device(args.device)
+    experiment = build(Experiment, experiment_config(args, case, data_root))
+    body, aux_tasks = prepare(experiment, device)
+    if case.all_positions:
+        for task in aux_tasks:
+            task.head = AllPositionsMaskedLMHead(body).to(device)
+    tasks = {"end": [experiment.end_task], "mlm": aux_tasks, "end+mlm": [experiment.end_task, *aux_tasks]}[case.tasks]
+    run = Run(body, experiment.end_task, aux_tasks, experiment.weighter, data_root, device, 0, show_progress=False)
+    trainer = experiment.trainer
+    loop = StageLoop(trainer, run, "bench", tasks, experiment.weighter, trainer.schedule, first_step=0)
+    memory = MemoryProbe(device)
+    times, cpu_times = [], []
+    for step in range(1, args.warmup + args.steps + 1):
+        memory.synchronize()
+        started, cpu_started = time.perf_counter(), time.process_time()
+        loop.step(step)
+        memory.synchronize()
+        times.append(time.perf_counter() - started)
+        cpu_times.append(time.process_time() - cpu_started)
+    median = statistics.median(times[args.warmup :])
+    tokens = sum(loop.tokens.values()) / (args.warmup + args.steps)
+    masked = sum(int(t.next_batch()["num_targets"]) for t in tasks if t in aux_tasks)
+    return {"step_s": median, "cpu_s": statistics.median(cpu_times[args.warmup :]), "tokens_per_s": tokens / median,
+            "tokens_per_step": tokens, "masked_per_step": masked, "times_s": times, **memory.read()}
+
+
+class AllPositionsMaskedLMHead(MaskedLMHead):
+    """The naive masked-LM head: the vocabulary projection at every position, then the loss at
+    the masked ones. Only for comparison with :class:`MaskedLMHead`, which projects masked positions alone."""
+
+    def forward(self, hidden: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        logits = self.predictions(hidden)
+        return torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), reduction="sum")
+
+
+class MemoryProbe:
+    """Peak memory from now on: CUDA allocator statistics, or the process's peak resident set on CPU."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+        if self.cuda:
+            torch.cuda.synchronize()
+            self.before = torch.cuda.memory_allocated()
+            torch.cuda.reset_peak_memory_stats()
+        else:
+            self.before = _status_kb("VmRSS") * 1024
+            Path("/proc/self/clear_refs").write_text("5")
+
+    def synchronize(self) -> None:
+        if self.cuda:
+            torch.cuda.synchronize()
+
+    def read(self) -> dict[str, float]:
+        peak = torch.cuda.max_memory_allocated() if self.cuda else _status_kb("VmHWM") * 1024
+        return {"peak_mb": peak / 2**20, "peak_growth_mb": (peak - self.before) / 2**20}
+
+
+def _status_kb(key: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"/proc/self/status has no {key}; CPU memory needs Linux")
+
+
+# ---------------------------------------------------------------- orchestration
+
+
+def cases(args: argparse.Namespace) -> list[Case]:
+    chosen = [Case("finetune", "end", aux=0), Case("mlm", "mlm")]
+    for k in (1, 2):
+        chosen += [Case(f"mt_k{k}", "end+mlm", aux=k), Case(f"meta_k{k}", "end+mlm", aux=k, weighter="meta")]
+    if not args.quick:
+        chosen.append(Case("meta_k4", "end+mlm", aux=4, weighter="meta"))
+        for p in args.mask_probabilities:
+            if p != 0.15:
+                chosen.append(Case(f"mlm_p{p}", "mlm", mask_probability=p))
+            chosen.append(Case(f"mlm_all_p{p}", "mlm", mask_probability=p, all_positions=True))
+    return chosen
+
+
+def run_case(args: argparse.Namespace, case: Case, data_root: Path, cache: Path) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--worker", json.dumps(asdict(case)), "--data-root", str(data_root),
+               *args.forwarded]
+    environment = {**os.environ, "TARTAN_CACHE": str(cache)}
+    done = subprocess.run(command, capture_output=True, text=True, env=environment)
+    if done.returncode != 0:
+        raise SystemExit(f"{case.name} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Print the table and the ratios; on CPU every ratio is given by wall time and by CPU time."""
+    clocks = ["step_s"] if args.device == "cuda" else ["step_s", "cpu_s"]
+    dev_batch = args.dev_batch_size or inspect.signature(MetaWeighter).parameters["dev_batch_size"].default
+    shape = MODELS[args.model]
+    print(f"\nmodel {args.model} ({shape['hidden_size']} hidden, {shape['num_layers']} layers, vocab "
+          f"{shape['vocab_size']}), seq {args.seq_len}, batch {args.batch_size} per task, device {args.device}, "
+          f"threads {args.threads or 'default'}, median of {args.steps} steps after {args.warmup} warmup; "
+          f"META dev batch {dev_batch}")
+    print(f"\n{'configuration':<16}{'wall ms':>10}{'cpu ms':>10}{'tokens/s':>10}{'masked':>8}{'peak MB':>9}{'growth MB':>11}")
+    for name, r in results.items():
+        print(f"{name:<16}{r['step_s'] * 1e3:>10.1f}{r['cpu_s'] * 1e3:>10.1f}{r['tokens_per_s']:>10.0f}"
+              f"{r['masked_per_step']:>8}{r['peak_mb']:>9.0f}{r['peak_growth_mb']:>11.0f}")
+
+    def ratio(label: str, numerator: list[str], denominator: list[str], goal: Optional[float] = None) -> None:
+        values = {clock: sum(results[n][clock] for n in numerator) / sum(results[d][clock] for d in denominator)
+                  for clock in clocks}
+        summary[label] = {CLOCK_NAMES[clock]: v for clock, v in values.items()}
+        shown = ", ".join(f"{CLOCK_NAMES[clock]} {v:.3f}" for clock, v in values.items())
+        print(f"{label:<32}{shown}" + (f"   (goal <= {goal})" if goal else ""))
+
+    summary: dict[str, Any] = {}
+    print()
+    for k in (1, 2):
+        ratio(f"MT / (finetune + {k} MLM), K={k}", [f"mt_k{k}"], ["finetune"] + ["mlm"] * k, 1.1)
+    for k, goal in ((1, 1.5), (2, 1.35)):
+        ratio(f"META / MT, K={k}", [f"meta_k{k}"], [f"mt_k{k}"], goal)
+    if "meta_k4" in results:
+        peaks = {k: round(results[f"meta_k{k}"]["peak_growth_mb"]) for k in (1, 2, 4)}
+        summary["meta_peak_growth_mb"] = peaks
+        print("META peak memory growth over setup: " + ", ".join(f"K={k} {v} MB" for k, v in peaks.items()))
+        print("MLM step time (masked-only head vs vocabulary projection at all positions):")
+        for p in args.mask_probabilities:
+            masked = results["mlm" if p == 0.15 else f"mlm_p{p}"]
+            full = results[f"mlm_all_p{p}"]
+            summary[f"mlm_p{p}"] = {"masked_tokens": masked["masked_per_step"],
+                                    **{f"masked_only_{CLOCK_NAMES[c]}_s": masked[c] for c in clocks},
+                                    **{f"all_positions_{CLOCK_NAMES[c]}_s": full[c] for c in clocks}}
+            print(f"  mask p={p:<5} {masked['masked_per_step']:>5} masked tokens: " + "; ".join(
+                f"{CLOCK_NAMES[c]} {masked[c] * 1e3:.0f} vs {full[c] * 1e3:.0f} ms"
+                for c in clocks))
+    return summary
+
+
+def parse(argv: Optional[list[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=sorted(MODELS), default="small")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--batch-size", type=int, default=32, help="examples per task and step")
+    parser.add_argument("--seq-len", type=int, help="tokens per sequence (default: the model's)")
+    parser.add_argument("--dev-batch-size", type=int, help="META's dev examples per meta-gradient (default: the weighter's)")
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--mask-probabilities", type=float, nargs="+", default=[0.05, 0.15, 0.5])
+    parser.add_argument("--quick", action="store_true", help="only the step-time ratios")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--data-root", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.seq_len = args.seq_len or MODELS[args.model]["seq_len"]
+    args.forwarded = ["--model", args.model, "--device", args.device, "--batch-size", str(args.batch_size),
+                      "--seq-len", str(args.seq_len), "--steps", str(args.steps), "--warmup", str(args.warmup)]
+    if args.dev_batch_size:
+        args.forwarded += ["--dev-batch-size", str(args.dev_batch_size)]
+    if args.threads:
+        args.forwarded += ["--threads", str(args.threads)]
+    return args
+
+
+def main() -> None:
+    args = parse()
+    if args.worker:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        if args.device == "cuda":
+            # bf16 autocast comes from the Run on CUDA; TF32 as a GPU user would run it.
+            torch.backends.cuda.matmul.allow_tf32 = True
+        print(json.dumps(measure(args, Case(**json.loads(args.worker)), args.data_root)))
+        return
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="tartan-bench-") as scratch:
+        data_root, cache = Path(scratch) / "data", Path(scratch) / "cache"
+        write_data(data_root, MODELS[args.model]["vocab_size"], args.seq_len)
+        results = {}
+        for case in cases(args):
+            results[case.name] = run_case(args, case, data_root, cache)
+            print(f"{case.name}: {results[case.name]['step_s'] * 1e3:.1f} ms/step", file=sys.stderr, flush=True)
+    summary = report(args, results)
+    print(f"\ntotal bench time {time.perf_counter() - started:.0f} s")
+    if args.json:
+        settings = {k: v for k, v in vars(args).items() if k not in ("json", "worker", "data_root", "forwarded")}
+        args.json.write_text(json.dumps({"settings": settings, "results": results, "summary": summary}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
