@@ -61,23 +61,28 @@ def after_steps(tiny, directory: Path, weighter: str, accumulation_steps: int, s
     return trace
 
 
+def assert_same(split: torch.Tensor, whole: torch.Tensor) -> None:
+    """Equal up to float32 summation order: 1e-5 of the tensor's largest entry (a wrong
+    normalisation or a lost micro-batch changes entries by a sizeable fraction of it)."""
+    torch.testing.assert_close(split, whole, rtol=1e-4, atol=1e-5 * float(whole.abs().max()) + 1e-9)
+
+
 @pytest.mark.parametrize("accumulation_steps", [2, 4])
 @pytest.mark.parametrize("weighter", WEIGHTERS)
 def test_micro_batches_give_the_same_update(tiny, tmp_path: Path, weighter: str, accumulation_steps: int) -> None:
     whole = after_steps(tiny, tmp_path, weighter, 1, steps=2)
     split = after_steps(tiny, tmp_path, weighter, accumulation_steps, steps=2)
-    tight = {"rtol": 1e-5, "atol": 1e-7}
     batch_sizes = [6, 4, 4]  # tiny's end-task and its two masked-LM tasks
     assert whole["micro_batches"] == batch_sizes * 2
     assert len(split["micro_batches"]) == 2 * 3 * accumulation_steps and max(split["micro_batches"]) < 4
     assert sum(split["micro_batches"]) == 2 * sum(batch_sizes)
     torch.testing.assert_close(split["weights"], whole["weights"])
     for step in range(2):
-        torch.testing.assert_close(split["losses"][step], whole["losses"][step], **tight)
+        assert_same(split["losses"][step], whole["losses"][step])
         # The clipped, weighted gradients the optimiser consumed at this step.
-        torch.testing.assert_close(split["body_grads"][step], whole["body_grads"][step], **tight)
+        assert_same(split["body_grads"][step], whole["body_grads"][step])
         for a, b in zip(split["head_grads"][step], whole["head_grads"][step]):
-            torch.testing.assert_close(a, b, **tight)
+            assert_same(a, b)
     # AdamW divides by the gradient's magnitude, so float noise in a near-zero gradient entry can
     # move a parameter by ~1e-7; a real difference in the update moves it by ~lr (1e-3).
     after_adam = {"rtol": 1e-5, "atol": 1e-5}
