@@ -220,8 +220,14 @@ class MetaWeighter(Weighter):
                     ["weighter.meta_source: 'step' needs the end-task's features, which this end-task does not "
                      "return; use 'train'"]
                 )
-            # Batches are drawn in shuffled order, so the first rows are a random sample.
-            return gradient.features[: self.meta_batch_size].float(), gradient.labels[: self.meta_batch_size]
+            features, labels = gradient.features, gradient.labels
+            if len(features) > self.meta_batch_size:
+                # Random rows: with length bucketing a batch is sorted, so its first rows are no sample.
+                draw = torch.Generator().manual_seed(self._seed())
+                rows = torch.randperm(len(features), generator=draw)[: self.meta_batch_size]
+                rows = rows.to(features.device, non_blocking=True)
+                features, labels = features[rows], labels[rows]
+            return features.float(), labels
         batch = self._batch(self.meta_source, self.meta_stream)
         head = self.context.end_task.head
         with torch.no_grad(), self.context.autocast():
