@@ -120,3 +120,33 @@ def test_init_from_a_different_body_is_refused(tmp_path: Path, tiny) -> None:
     second["init_from"] = str(tmp_path / "small")
     with pytest.raises(TartanError, match="init_from: .*does not fit this body.*same body config"):
         run_config(second, tmp_path / "big", torch.device("cpu"), show_progress=False)
+
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+BASELINES = sorted(
+    [p for pattern in ("*_finetune", "*_tapt", "*_dapt") for p in EXPERIMENTS.glob(f"{pattern}.jsonnet")]
+    + list((EXPERIMENTS / "cpu").glob("*.jsonnet")) + list((EXPERIMENTS / "data_efficiency").glob("*.jsonnet"))
+)
+
+
+@pytest.mark.parametrize("path", BASELINES, ids=lambda p: str(p.relative_to(EXPERIMENTS)))
+def test_shipped_baselines_validate(path: Path) -> None:
+    from tartan_fw.common.config import load_config
+
+    assert validate_config(load_config(path)) == []
+
+
+def test_baseline_pipelines_chain_their_stages() -> None:
+    from tartan_fw.common.config import load_config
+
+    assert len(BASELINES) >= 30
+    chained = load_config(EXPERIMENTS / "chemprot_dapt_tapt.jsonnet")
+    assert [s["name"] for s in chained["stages"]] == ["dapt", "tapt", "finetune"]
+    assert [s["trainer"]["type"] for s in chained["stages"]] == ["pretrain", "pretrain", "tartan"]
+    released = load_config(EXPERIMENTS / "chemprot_finetune.jsonnet", {"model": "allenai/chemprot_roberta_tapt_base"})
+    assert released["body"]["model_name"] == "allenai/chemprot_roberta_tapt_base" and "stages" not in released
+    ten = load_config(EXPERIMENTS / "sciie_dapt.jsonnet", {"dapt_corpus": "sciie/domain.10xTAPT.txt", "dapt_size": "10"})
+    one = load_config(EXPERIMENTS / "sciie_dapt.jsonnet")
+    assert ten["stages"][0]["aux_tasks"][0]["corpus"] == "sciie/domain.10xTAPT.txt"
+    steps = [config["stages"][0]["trainer"]["max_steps"] for config in (one, ten)]
+    assert steps[1] == pytest.approx(10 * steps[0], rel=0.01)  # 100 epochs of a corpus 10x as large

@@ -1,0 +1,6 @@
+// TAPT (masked-LM pretraining on the task's text), then fine-tuning on chemprot, CPU-sized: a small from-scratch encoder (lib/cpu_comparison.libsonnet).
+// Ext-vars: steps (default 400).
+local comparison = import '../lib/cpu_comparison.libsonnet';
+local ext = import '../lib/ext.libsonnet';
+
+comparison('chemprot', 'tapt', steps=ext.number('steps', 400))

@@ -1,0 +1,6 @@
+// Fine-tuning only on sciie, CPU-sized: a small from-scratch encoder (lib/cpu_comparison.libsonnet).
+// Ext-vars: steps (default 400).
+local comparison = import '../lib/cpu_comparison.libsonnet';
+local ext = import '../lib/ext.libsonnet';
+
+comparison('sciie', 'finetune', steps=ext.number('steps', 400))

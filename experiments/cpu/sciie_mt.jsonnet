@@ -1,0 +1,6 @@
+// MT-TARTAN: the end-task and TAPT under uniform weights on sciie, CPU-sized: a small from-scratch encoder (lib/cpu_comparison.libsonnet).
+// Ext-vars: steps (default 400).
+local comparison = import '../lib/cpu_comparison.libsonnet';
+local ext = import '../lib/ext.libsonnet';
+
+comparison('sciie', 'mt', steps=ext.number('steps', 400))

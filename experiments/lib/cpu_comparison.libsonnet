@@ -1,0 +1,37 @@
+// The paper's Table 1 comparison (fine-tuning, TAPT, MT-TARTAN, META-TARTAN; TAPT the only auxiliary
+// data) shrunk to a couple of CPU cores: a small from-scratch encoder (as in quickstart.jsonnet),
+// 128 tokens, 16 examples per task and step, `steps` steps. Compute is matched where the methods
+// allow: TAPT pretrains for `steps` steps of the same masked-LM batches that MT/META-TARTAN see
+// alongside the end-task, then fine-tunes with the fine-tuning run's schedule.
+local lib = import 'tartan.libsonnet';
+
+function(task_name, method, steps=400, weight_lr=0.1)
+  local task = lib.tasks[task_name];
+  local trainer = {
+    type: 'tartan',
+    max_steps: steps,
+    body_lr: 5e-4,  // a from-scratch encoder needs a larger rate than the paper's 1e-4 (quickstart's value)
+    head_lr: 1e-3,
+    warmup_fraction: 0.06,
+    eval_every: 50,
+    patience: 4,
+  };
+  local common = {
+    description: method + ' on ' + task_name + ', CPU-sized (from-scratch encoder)',
+    body: lib.body('scratch', task, 128) + { hidden_size: 128, num_layers: 2, num_heads: 2, intermediate_size: 512 },
+    end_task: lib.end_task(task, 16),
+  };
+  local methods = {
+    finetune: common + { trainer: trainer },
+    tapt: common + {
+      stages: [
+        { name: 'tapt', aux_tasks: [lib.tapt(task, 16)],
+          trainer: { type: 'pretrain', max_steps: steps, lr: trainer.body_lr, warmup_fraction: 0.06 } },
+        { name: 'finetune', trainer: trainer },
+      ],
+    },
+    mt: common + { aux_tasks: [lib.tapt(task, 16)], weighter: { type: 'uniform' }, trainer: trainer },
+    meta: self.mt + { weighter: lib.meta_weighter(weight_lr) + { meta_batch_size: 16, dev_batch_size: 16 } },
+  };
+  assert std.objectHas(methods, method) : 'method must be one of ' + std.join(', ', std.objectFields(methods));
+  methods[method]
