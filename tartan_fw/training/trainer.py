@@ -155,7 +155,8 @@ class TartanTrainer(Trainer):
         weight_decay: AdamW weight decay.
         warmup_fraction: share of the steps with linear warmup (then linear decay to 0).
         max_grad_norm: gradient clipping over all parameters (null: none).
-        accumulation_steps: micro-batches per task batch (same update, less memory).
+        accumulation_steps: micro-batches per task batch (same update, less memory); a batch with
+            fewer examples is split into single examples.
         eval_every: steps between dev evaluations.
         patience: evaluations without improvement before stopping early (null: never).
         log_every: steps between logged training scalars.
