@@ -122,6 +122,14 @@ def test_missing_file_outside_the_release_never_touches_the_network(tmp_path: Pa
     assert offline == []
 
 
+def test_missing_absolute_path(tmp_path: Path, tiny, offline: list[str]) -> None:
+    config = tiny(aux=("tapt",))
+    config["aux_tasks"][0]["corpus"] = str(tmp_path / "nowhere" / "corpus.txt")
+    result, out = run_cli(tmp_path, config)
+    assert_clean_failure(result, out, f"{tmp_path / 'nowhere' / 'corpus.txt'}: data file not found; fix the absolute path")
+    assert offline == []
+
+
 def test_missing_dapt_corpus_of_a_release_task_is_not_downloaded(tmp_path: Path, tiny, data_root: Path,
                                                                  offline: list[str]) -> None:
     (data_root / "citation_intent").mkdir()

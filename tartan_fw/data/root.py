@@ -39,7 +39,8 @@ class DataRoot:
         path = Path(relative).expanduser()
         if path.is_absolute():
             if not path.exists():
-                raise DataError(f"{path}: data file not found")
+                raise DataError(f"{path}: data file not found; fix the absolute path in the config, or give it "
+                                f"relative to the data root (TARTAN_DATA)")
             return path
         path = self.path / relative
         if path.exists():
