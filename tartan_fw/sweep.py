@@ -2,8 +2,9 @@
 
 Each seed runs as its own ``tartan-fw run`` process, so runs share nothing (random state,
 registries, memory) and a crash stops only its seed. A seed whose ``metrics.json`` exists is
-finished and skipped; a seed directory without one is left over from an interrupted run and is
-run again from the start.
+finished and skipped; an interrupted seed (its ``config.json`` written, no ``metrics.json``)
+continues from its last checkpoint (``run --resume``); a seed directory with neither is started
+again.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Callable, Optional
 from tartan_fw.errors import TartanError
 
 METRICS_FILE = "metrics.json"
+CONFIG_FILE = "config.json"
 SWEEP_FILE = "sweep.json"
 # Run through main() rather than ``python -m``, which would import the CLI module twice.
 CLI = [sys.executable, "-c", "from tartan_fw.cli.main import main; main()"]
@@ -61,8 +63,10 @@ def pending_jobs(sweep: Path, seeds: list[int], run_arguments: Callable[[int, Pa
             done.append(seed)
             continue
         arguments = run_arguments(seed, directory)
-        if directory.exists():
-            arguments.append("--force")  # an interrupted run: start it again
+        if (directory / CONFIG_FILE).exists():
+            arguments.append("--resume")
+        elif directory.exists():
+            arguments.append("--force")
         jobs.append(SeedJob(seed, [*CLI, *arguments], sweep / f"seed{seed}.log"))
     return jobs, done
 

@@ -43,14 +43,16 @@ def test_sweep_runs_each_seed_once_and_resumes(tmp_path: Path, tiny) -> None:
     assert (sweep / "seed0" / "metrics.json").stat().st_mtime_ns == finished
 
 
-def test_unfinished_seeds_run_again_from_the_start(tmp_path: Path) -> None:
+def test_interrupted_seeds_resume_and_empty_ones_start_again(tmp_path: Path) -> None:
     (tmp_path / "seed0").mkdir()
     (tmp_path / "seed0" / "metrics.json").write_text("{}")
-    (tmp_path / "seed1").mkdir()  # interrupted: no metrics.json
-    jobs, done = pending_jobs(tmp_path, [0, 1, 2], lambda seed, directory: ["run", "x.jsonnet", "-s", str(directory)])
+    (tmp_path / "seed1").mkdir()  # interrupted after it wrote its config: resumes
+    (tmp_path / "seed1" / "config.json").write_text("{}")
+    (tmp_path / "seed2").mkdir()  # interrupted before: starts again
+    jobs, done = pending_jobs(tmp_path, [0, 1, 2, 3], lambda seed, directory: ["run", "x.jsonnet", "-s", str(directory)])
     assert done == [0]
-    assert [job.seed for job in jobs] == [1, 2]
-    assert jobs[0].command[-1] == "--force" and "--force" not in jobs[1].command
+    assert [job.seed for job in jobs] == [1, 2, 3]
+    assert [job.command[-1] for job in jobs] == ["--resume", "--force", str(tmp_path / "seed3")]
     assert jobs[0].log == tmp_path / "seed1.log"
 
 

@@ -21,7 +21,7 @@ from tartan_fw.cli.main import _config_from_cli, _fail_cleanly, cli, config_opti
 @_fail_cleanly
 def sweep(context: click.Context, config_file: str, ext_var: tuple, override: tuple, overrides: str | None,
           seeds: str, output: str | None, jobs: int, device: str) -> None:
-    """Run CONFIG once per seed; a rerun skips the seeds whose metrics.json exists."""
+    """Run CONFIG once per seed; a rerun skips finished seeds and resumes interrupted ones."""
     from rich.console import Console
 
     from tartan_fw.errors import ConfigurationError, TartanError
