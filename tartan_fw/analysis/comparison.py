@@ -123,7 +123,11 @@ def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
 
 def to_markdown(comparison: Comparison) -> str:
     header, rows = table_rows(comparison)
-    lines = [_markdown_row(header), _markdown_row(["---"] * len(header)), *(_markdown_row(row) for row in rows)]
+    lines = [_markdown_row(header), _markdown_row(["---"] * len(header)), *(_markdown_row(row) for row in rows), "",
+             f"Scores x100, mean ± sample std over seeds; p: two-sided permutation test of test-score means against "
+             f"{comparison.methods[comparison.baseline].name}. Cost is the mean per run (all stages of a pipeline); "
+             f"TFLOPs is the 6 x parameters x tokens estimate of tartan_fw/training/compute.py, which leaves out a "
+             f"weighter's own passes (META-TARTAN's meta-gradients): the wall time shows them."]
     if len(comparison.methods) > 2:
         names = [method.name for method in comparison.methods]
         lines += ["", "Pairwise p-values (two-sided permutation test on test scores):", "",
