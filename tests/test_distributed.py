@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from tartan_fw.experiment import run_experiment
+from tartan_fw.training.trainer import StageLoop
 
 # A plugin that records, per rank, the weights every stage ends with and the weighter's task weights.
 PROBE = '''
@@ -66,7 +67,10 @@ def test_two_processes_train_identical_replicas_that_match_a_single_process(
 
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("PROBE_DIR", str(single_probes))
+    monkeypatch.setattr(StageLoop, "train", StageLoop.train)  # undone after the test, like the import
     import dp_probe  # noqa: F401  (the same recording, in this process)
+
+    monkeypatch.delitem(sys.modules, "dp_probe")
 
     single = run_experiment(config, tmp_path / "single", torch.device("cpu"), show_progress=False)
 

@@ -37,13 +37,14 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
     return config, root / "reference"
 
 
-def after_step(monkeypatch: pytest.MonkeyPatch, action: Any) -> None:
-    """Calls ``action(global_step)`` at the end of every optimisation step (inside the step)."""
+def after_step(monkeypatch: pytest.MonkeyPatch, action: Any, stages: tuple[str, ...] = ("multitask", "finetune")) -> None:
+    """Calls ``action(global_step)`` at the end of every optimisation step of ``stages`` (inside the step)."""
     original = StageLoop.step
 
     def step(self: StageLoop, step: int) -> dict[str, torch.Tensor]:
         losses = original(self, step)
-        action(self.first_step + step)
+        if self.name in stages:
+            action(self.first_step + step)
         return losses
 
     monkeypatch.setattr(StageLoop, "step", step)
@@ -180,3 +181,37 @@ def test_leftovers_of_a_killed_save_are_ignored_then_removed(tmp_path: Path) -> 
     tensors, state = TrainingCheckpoint(directory).load()
     assert torch.equal(tensors["w"], torch.full((4,), 3.0)) and state == {"step": 6}
     assert len(list(directory.iterdir())) == 2
+
+
+def test_a_pipeline_resumes_its_interrupted_stage_and_keeps_the_finished_ones(
+    tmp_path: Path, tiny: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tartan_fw.pipeline import run_config
+
+    base = tiny(aux=("tapt",))
+    config = {
+        **{key: base[key] for key in ("data_root", "seed", "body", "end_task")},
+        "stages": [
+            {"name": "tapt", "aux_tasks": base["aux_tasks"], "trainer": {"type": "pretrain", "max_steps": 2, "lr": 1e-3}},
+            {"name": "finetune", "trainer": {"type": "tartan", "max_steps": 3, "eval_every": 3, "checkpoint_every": None}},
+        ],
+    }
+    reference = run_config(config, tmp_path / "reference", CPU, show_progress=False)
+    interrupts = [2]
+
+    def interrupt(step: int) -> None:
+        if interrupts and step == interrupts[0]:
+            interrupts.pop()
+            signal.raise_signal(signal.SIGTERM)
+
+    after_step(monkeypatch, interrupt, stages=("multitask",))  # the pipeline's second stage
+    directory = tmp_path / "pipeline"
+    with pytest.raises(TrainingInterrupted, match="SIGTERM received: stopped after step 2 .* with a checkpoint") as stop:
+        run_config(config, directory, CPU, show_progress=False)
+    assert stop.value.exit_code == 143 and (directory / "tapt" / "metrics.json").exists()
+    pretrained = (directory / "tapt" / "body.safetensors").stat().st_mtime_ns
+    resumed = CliRunner().invoke(cli, ["resume", str(directory), "--device", "cpu", "--quiet"])
+    assert resumed.exit_code == 0, resumed.output
+    assert (directory / "tapt" / "body.safetensors").stat().st_mtime_ns == pretrained  # not trained again
+    metrics = json.loads((directory / "metrics.json").read_text())
+    assert without_wall_time(metrics) == without_wall_time(json.loads(json.dumps(reference)))

@@ -57,7 +57,8 @@ class PretrainTrainer(TartanTrainer):
                     loop.log_scalars(losses, step)
                 advance(step, losses, "")
         lm_head = next((t.head.predictions for t in run.aux_tasks if isinstance(t.head, MaskedLMHead)), None)
-        save_body(run.body, run.directory / BODY_FILE, lm_head)
+        if run.parallel.is_main:
+            save_body(run.body, run.directory / BODY_FILE, lm_head)
         tokens = {f"pretrain/{name}": count for name, count in loop.tokens.items()}
         steps = self.schedule.max_steps
         return {
