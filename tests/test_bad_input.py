@@ -8,15 +8,13 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from click.testing import CliRunner
 
 from tartan_fw.cli.main import cli
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def closed_port_url() -> str:
@@ -252,7 +250,7 @@ def test_real_process_exits_2_with_one_stderr_line(tmp_path: Path) -> None:
     env = {**os.environ, "TARTAN_DATA_URL": closed_port_url()}
     process = subprocess.run(
         [sys.executable, "-m", "tartan_fw.cli.main", "run", str(config), "-s", str(out), "--quiet", "--device", "cpu"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+        check=False, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
     )
     assert process.returncode == 2, process.stderr
     assert process.stderr.count("\n") == 1 and "Traceback" not in process.stderr

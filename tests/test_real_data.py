@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import REAL_DATA
 
 from tartan_fw.cli.main import cli
 from tartan_fw.data.readers import JsonlClassificationReader, TextLinesReader
-
-from conftest import REAL_DATA
 
 REPO = Path(__file__).resolve().parents[1]
 # Split sizes and class counts (the data README's, except hyperpartisan's: its files end without a

@@ -1,4 +1,5 @@
 """The registry and the config builder: names, parameters, types and where each error points."""
+# ruff: noqa: UP006, UP007, UP035, UP045  (the typing forms components are annotated with are under test)
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ class Typed:
         rate: float = 0.5,
         maybe: Optional[int] = None,
         sizes: List[int] = (),
-        table: Dict[str, float] = None,
+        table: Optional[Dict[str, float]] = None,
         mode: Literal["a", "b"] = "a",
         either: Union[int, str] = 0,
     ) -> None:
