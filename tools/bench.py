@@ -136,7 +136,29 @@ def measure(args: argparse.Namespace, case: Case, data_root: Path) -> dict[str, 
     tokens = sum(loop.tokens.values()) / (args.warmup + args.steps)
     masked = sum(int(t.next_batch()["num_targets"]) for t in tasks if t in aux_tasks)
     return {"step_s": median, "cpu_s": statistics.median(cpu_times[args.warmup :]), "tokens_per_s": tokens / median,
-            "tokens_per_step": tokens, "masked_per_step": masked, "times_s": times, **memory.read()}
+            "tokens_per_step": tokens, "masked_per_step": masked, "times_s": times, **memory.read(),
+            "model_tflops_per_s": model_flops(body, [t for t in tasks if t in aux_tasks], tokens, masked) / median / 1e12}
+
+
+def model_flops(body: torch.nn.Module, mlm_tasks: list[Any], tokens: float, masked: int) -> float:
+    """Training FLOPs of one step by the run's own estimate (6 x parameters x tokens, see training/compute.py);
+    META's extra dev passes are not counted, so its MFU reads as the useful share."""
+    from tartan_fw.training.compute import lm_projection_parameters, non_embedding_parameters
+
+    lm = lm_projection_parameters(mlm_tasks[0].head) if mlm_tasks else 0
+    return 6.0 * non_embedding_parameters(body) * tokens + 6.0 * lm * masked
+
+
+# Dense bf16 tensor-core peaks (NVIDIA datasheets, TFLOP/s), most specific name first.
+PEAK_TFLOPS = {"H100 PCIe": 756.0, "H100": 989.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0}
+
+
+def peak_tflops(args: argparse.Namespace) -> Optional[float]:
+    """``--peak-tflops``, or the datasheet peak of a known GPU; None on CPUs (no MFU column then)."""
+    if args.peak_tflops or args.device != "cuda":
+        return args.peak_tflops
+    name = torch.cuda.get_device_name()
+    return next((peak for key, peak in PEAK_TFLOPS.items() if key in name), None)
 
 
 class AllPositionsMaskedLMHead(MaskedLMHead):
@@ -212,10 +234,13 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict
           f"{shape['vocab_size']}), seq {args.seq_len}, batch {args.batch_size} per task, device {args.device}, "
           f"threads {args.threads or 'default'}, median of {args.steps} steps after {args.warmup} warmup; "
           f"META dev batch {dev_batch}")
-    print(f"\n{'configuration':<16}{'wall ms':>10}{'cpu ms':>10}{'tokens/s':>10}{'masked':>8}{'peak MB':>9}{'growth MB':>11}")
+    peak = peak_tflops(args)
+    print(f"\n{'configuration':<16}{'wall ms':>10}{'cpu ms':>10}{'tokens/s':>10}{'masked':>8}{'peak MB':>9}{'growth MB':>11}"
+          f"{'TFLOP/s':>9}{'MFU %':>7}")
     for name, r in results.items():
+        mfu = f"{100 * r['model_tflops_per_s'] / peak:>7.1f}" if peak else f"{'-':>7}"
         print(f"{name:<16}{r['step_s'] * 1e3:>10.1f}{r['cpu_s'] * 1e3:>10.1f}{r['tokens_per_s']:>10.0f}"
-              f"{r['masked_per_step']:>8}{r['peak_mb']:>9.0f}{r['peak_growth_mb']:>11.0f}")
+              f"{r['masked_per_step']:>8}{r['peak_mb']:>9.0f}{r['peak_growth_mb']:>11.0f}{r['model_tflops_per_s']:>9.3f}{mfu}")
 
     def ratio(label: str, numerator: list[str], denominator: list[str], goal: Optional[float] = None) -> None:
         values = {clock: sum(results[n][clock] for n in numerator) / sum(results[d][clock] for d in denominator)
@@ -260,6 +285,8 @@ def parse(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--mask-probabilities", type=float, nargs="+", default=[0.05, 0.15, 0.5])
     parser.add_argument("--quick", action="store_true", help="only the step-time ratios")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--peak-tflops", type=float, help="the device's peak TFLOP/s for the MFU column "
+                        "(default: the datasheet bf16 peak of known GPUs)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--data-root", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
