@@ -26,7 +26,8 @@ def _fail_cleanly(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except TrainingInterrupted as stop:
-            click.echo(str(stop), err=True)
+            if os.environ.get("RANK", "0") == "0":  # under torchrun every process stops alike
+                click.echo(str(stop), err=True)
             sys.exit(stop.exit_code)
         except TartanError as err:
             if click.get_current_context().find_root().params.get("debug"):
