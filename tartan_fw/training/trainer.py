@@ -43,8 +43,8 @@ class Run:
     seed: int
     logger: RunLogger = field(default_factory=RunLogger)
     show_progress: bool = True
-    parallel: DataParallel = field(default_factory=DataParallel)
-    resume: bool = False
+    parallel: DataParallel = field(default_factory=DataParallel)  # this process among torchrun's
+    resume: bool = False  # continue from ``checkpoint`` when there is one
 
     @property
     def tasks(self) -> list[Any]:
@@ -166,7 +166,7 @@ class TartanTrainer(Trainer):
         max_nonfinite_steps: a non-finite loss or gradient skips the step; this many in a row
             stop the run.
         compile: ``torch.compile`` the body for training (worth it on GPUs, for long runs: the
-            first steps pay the compilation, and new sequence lengths may recompile).
+            first steps pay the compilation, and a second sequence length recompiles once, dynamic).
     """
 
     def __init__(
