@@ -31,8 +31,8 @@ from tartan_fw.common.config import deep_merge
 from tartan_fw.common.from_config import validate
 from tartan_fw.errors import ConfigurationError, TartanError
 from tartan_fw.experiment import CONFIG_FILE, METRICS_FILE, Experiment, check_resumable, run_experiment, write_json
-from tartan_fw.training.distributed import data_parallel
 from tartan_fw.training.compute import total_compute
+from tartan_fw.training.distributed import data_parallel
 
 STAGE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 PIPELINE_KEYS = ("stages", "description")
