@@ -252,3 +252,18 @@ def test_cli_run_logs_meta_scalars(tiny, tmp_path: Path) -> None:
     total = sum(events.Scalars(f"weights/{task}")[-1].value for task in ("tiny", "tapt", "dapt"))
     assert total == pytest.approx(1.0, abs=1e-5)
     assert json.loads((out / "metrics.json").read_text())["steps"] == 3
+
+
+def test_weighter_keeps_one_body_sized_buffer_whatever_the_number_of_tasks(tiny, tmp_path: Path) -> None:
+    held = {}
+    for extra in (0, 3):
+        config = meta_config(tiny)
+        config["aux_tasks"] += [{"type": "mlm", "name": f"extra{i}", "corpus": "tiny/train.txt", "batch_size": 4}
+                                for i in range(extra)]
+        loop = build_loop(config, tmp_path / str(extra))
+        run_steps(loop, 2)
+        tensors = [t for t in vars(loop.weighter).values() if isinstance(t, torch.Tensor)]
+        assert max(t.numel() for t in tensors) == len(loop.flat)  # the meta-gradient
+        held[extra] = sum(t.numel() * t.element_size() for t in tensors)
+    # Three more tasks add one float each to the logits, cosines and gradient norms, nothing else.
+    assert held[3] - held[0] == 3 * 3 * 4
