@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from tartan_fw.common.from_config import build
+from tartan_fw.errors import ConfigurationError
 from tartan_fw.experiment import Experiment, prepare
 from tartan_fw.training.trainer import Run, StageLoop
 from tartan_fw.weighters import MetaWeighter, TaskGradient, WeighterContext
@@ -168,6 +169,15 @@ def test_weights_stay_normalised_and_finite_and_zero_gradients_give_zero_cosine(
         torch.testing.assert_close(mixing, weighter.weights())
         torch.testing.assert_close(weighter.weights().sum(), torch.tensor(1.0))
         assert weighter.cosines[2] == 0 and weighter.logits[2] == 0
+    weighter.begin_step(21)
+    end = end_task_gradient(loop)
+    weighter.coefficient(end)
+    for index, poison in ((1, float("nan")), (2, float("inf"))):
+        bad = end.body_grad.clone()
+        bad[0] = poison
+        before = weighter.logits[index].clone()
+        weighter.coefficient(TaskGradient(index, bad))
+        assert weighter.logits[index] == before  # a non-finite gradient moves nothing
     assert weighter.logits.max() - weighter.logits.min() > 5  # the weights were pushed far apart
 
 
@@ -226,9 +236,12 @@ def test_other_meta_sources_and_state_round_trip(tiny, tmp_path: Path, settings:
     assert (restored.fitter.head is not None) == settings.get("warm_start", False)
 
 
-def test_unknown_initial_logit_names_the_config_path(tiny, tmp_path: Path) -> None:
-    with pytest.raises(Exception, match=r"weighter.initial_logits: unknown task nope"):
+def test_configuration_errors_name_the_config_path(tiny, tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"weighter.initial_logits: unknown task nope"):
         build_loop(meta_config(tiny, {"initial_logits": {"nope": 1.0}}), tmp_path)
+    loop = build_loop(meta_config(tiny), tmp_path)
+    with pytest.raises(ConfigurationError, match=r"weighter.type: 'meta' .* needs the end-task"):
+        driven_weighter(loop, ["tapt", "dapt"])  # e.g. a pretraining stage on auxiliary tasks alone
 
 
 def test_cli_run_logs_meta_scalars(tiny, tmp_path: Path) -> None:

@@ -139,6 +139,11 @@ class MetaWeighter(Weighter):
 
     def setup(self, task_names: list[str], context: WeighterContext) -> None:
         super().setup(task_names, context)
+        if task_names[0] != context.end_task.name:
+            raise ConfigurationError(
+                [f"weighter.type: 'meta' learns weights from the end-task's dev gradient and needs the end-task "
+                 f"among the trained tasks (training {', '.join(task_names)}); use 'uniform' or 'fixed' here"]
+            )
         unknown = sorted(set(self.initial_logits) - set(task_names))
         if unknown:
             raise ConfigurationError(
@@ -179,7 +184,9 @@ class MetaWeighter(Weighter):
                 self._meta_gradient(gradient)
             norm = torch.linalg.vector_norm(grad)
             denominator = norm * self.meta_norm
-            cosine = torch.where(denominator > 0, torch.dot(self.meta_grad, grad) / denominator, 0.0).clamp(-1, 1)
+            # Zero (an MLM batch without masked tokens) or non-finite gradients leave the logit alone.
+            usable = torch.isfinite(denominator) & (denominator > 0)
+            cosine = torch.where(usable, torch.dot(self.meta_grad, grad) / denominator, 0.0).clamp(-1, 1)
             self.norms[index] = norm
             self.cosines[index] = cosine
             self.logits[index] += self.weight_lr * cosine
