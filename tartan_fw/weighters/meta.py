@@ -96,8 +96,8 @@ class MetaWeighter(Weighter):
             the paper's 10 steps, 1e-3 and 0.1.
         meta_batch_size: end-task examples phi* is fitted on (the paper: 16 or 32).
         dev_batch_size: end-task dev examples per meta-gradient; their forward and backward pass is
-            META-TARTAN's main extra cost per step (a third of an MT step with two auxiliary tasks
-            of the same batch size at 16 vs 32 examples per task; see tools/bench.py).
+            META-TARTAN's main extra cost (with 32 examples per task and 16 dev examples, a META
+            step took about 1.2x an MT step with one or two auxiliary tasks: tools/bench.py).
         meta_source: where phi*'s examples come from: ``step`` (the current step's end-task
             batch, a sample of train, at no extra cost), ``train`` or ``dev`` (a fresh batch of
             that split, one extra forward pass without gradients).
