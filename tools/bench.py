@@ -207,7 +207,7 @@ def cases(args: argparse.Namespace) -> list[Case]:
     for k in (1, 2):
         chosen += [Case(f"mt_k{k}", "end+mlm", aux=k), Case(f"meta_k{k}", "end+mlm", aux=k, weighter="meta")]
     if not args.quick:
-        chosen.append(Case("meta_k4", "end+mlm", aux=4, weighter="meta"))
+        chosen += [Case("mt_k4", "end+mlm", aux=4), Case("meta_k4", "end+mlm", aux=4, weighter="meta")]
         for p in args.mask_probabilities:
             if p != 0.15:
                 chosen.append(Case(f"mlm_p{p}", "mlm", mask_probability=p))
@@ -256,9 +256,10 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict
     for k, goal in ((1, 1.5), (2, 1.35)):
         ratio(f"META / MT, K={k}", [f"meta_k{k}"], [f"mt_k{k}"], goal)
     if "meta_k4" in results:
-        peaks = {k: round(results[f"meta_k{k}"]["peak_growth_mb"]) for k in (1, 2, 4)}
-        summary["meta_peak_growth_mb"] = peaks
-        print("META peak memory growth over setup: " + ", ".join(f"K={k} {v} MB" for k, v in peaks.items()))
+        for method in ("mt", "meta"):
+            peaks = {k: round(results[f"{method}_k{k}"]["peak_growth_mb"]) for k in (1, 2, 4)}
+            summary[f"{method}_peak_growth_mb"] = peaks
+            print(f"{method.upper()} peak memory growth over setup: " + ", ".join(f"K={k} {v} MB" for k, v in peaks.items()))
         print("MLM step time (masked-only head vs vocabulary projection at all positions):")
         for p in args.mask_probabilities:
             masked = results["mlm" if p == 0.15 else f"mlm_p{p}"]
