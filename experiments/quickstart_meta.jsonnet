@@ -1,6 +1,6 @@
 // Quickstart with META-TARTAN: quickstart.jsonnet (citation_intent, small from-scratch encoder, TAPT
 // and DAPT) with task weights meta-learned from the end-task's dev gradient instead of uniform ones.
-// Ext-vars: steps (default 300).
+// Ext-vars: steps (default 600).
 local lib = import 'lib/tartan.libsonnet';
 
 (import 'quickstart.jsonnet') + {
