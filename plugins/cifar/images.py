@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tartan_fw.data.batching import Batch, IndexStream
+from tartan_fw.data.batching import Batch
 from tartan_fw.tasks import Task, TaskLoss
 
 from .transforms import normalise, random_crop, random_flip, to_float
@@ -21,10 +21,6 @@ class ImageClassification(Task):
     images: dict[str, torch.Tensor]
     targets: dict[str, torch.Tensor]
     augment: bool
-
-    def start_stream(self, seed: int) -> None:
-        self.generator.manual_seed(self.task_seed(seed))
-        self.stream = IndexStream(len(self.targets["train"]), self.batch_size, self.task_seed(seed))
 
     def collate(self, indices: torch.Tensor, split: str = "train") -> Batch:
         images = to_float(self.images[split][indices])

@@ -54,4 +54,4 @@ class OtherClassesTask(ImageClassification, AuxTask):
         self.images = {"train": train.images[rows]}
         self.targets = {"train": relabel[train.fine[rows]]}
         self.head = self.head_config.construct(body=body, num_labels=len(classes))
-        self.start_stream(seed)
+        self.start_stream(len(self.targets["train"]), seed)

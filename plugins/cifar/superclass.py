@@ -75,7 +75,7 @@ class SuperclassTask(ImageClassification, EndTask):
         self.images = {split: source.images[rows] for split, (source, rows) in chosen.items()}
         self.targets = {split: relabel[source.fine[rows]] for split, (source, rows) in chosen.items()}
         self.head = self.head_config.construct(body=body, num_labels=len(self.labels))
-        self.start_stream(seed)
+        self.start_stream(len(self.targets["train"]), seed)
 
     def split_size(self, split: str) -> int:
         return len(self.targets[split])

@@ -8,9 +8,9 @@ import torch
 from torch import nn
 
 from tartan_fw.common.from_config import Lazy
-from tartan_fw.data.batching import Batch, IndexStream, pad
+from tartan_fw.data.batching import Batch, pad
 from tartan_fw.data.readers import DatasetReader, TextLinesReader
-from tartan_fw.data.tokenized import file_key, tokenize
+from tartan_fw.data.tokenized import tokenize_file
 from tartan_fw.models.heads import Head
 from tartan_fw.errors import DataError
 from tartan_fw.tasks import AuxTask, TaskLoss
@@ -73,9 +73,7 @@ class ReplacedTokenTask(AuxTask):
 
     def setup(self, body: Any, data_root: Any, seed: int) -> None:
         path = data_root.file(self.corpus)
-        examples = self.reader.read(path)
-        key = file_key(path, self.reader.cache_key(), body.fingerprint())
-        self.texts = tokenize([e.text for e in examples], body.tokenizer, body.max_length, key)
+        self.texts = tokenize_file(path, self.reader, body)
         self.pad_id = body.tokenizer.pad_token_id
         self.special_ids = torch.tensor(sorted(set(body.tokenizer.all_special_ids)))
         unigram = torch.bincount(self.texts.ids.long(), minlength=len(body.tokenizer)).float()
@@ -84,8 +82,7 @@ class ReplacedTokenTask(AuxTask):
             raise DataError(f"{path}: the corpus has no ordinary tokens to draw replacements from")
         self.unigram = unigram
         self.head = self.head_config.construct(body=body)
-        self.generator.manual_seed(self.task_seed(seed))
-        self.stream = IndexStream(len(self.texts), self.batch_size, self.task_seed(seed))
+        self.start_stream(len(self.texts), seed)
 
     def collate(self, indices: torch.Tensor) -> Batch:
         batch = pad([self.texts[i] for i in indices.tolist()], self.pad_id)

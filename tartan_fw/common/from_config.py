@@ -11,9 +11,9 @@ import difflib
 import inspect
 import types
 import typing
-from typing import Any, ClassVar, Generic, Literal, TypeVar, Union, get_args, get_origin
+from typing import Any, Generic, Literal, TypeVar, Union, get_args, get_origin
 
-from tartan_fw.common.registrable import Registrable, unknown_name_message
+from tartan_fw.common.registrable import Registrable
 from tartan_fw.errors import ConfigurationError, TartanError
 
 T = TypeVar("T")

@@ -59,6 +59,13 @@ def tokenize(
     return tokenized
 
 
+def tokenize_file(path: Path, reader: Any, body: Any) -> TokenizedTexts:
+    """``reader``'s examples of ``path`` tokenised with ``body``'s tokenizer (cached)."""
+    examples = reader.read(path)
+    key = file_key(path, reader.cache_key(), body.fingerprint())
+    return tokenize([e.text for e in examples], body.tokenizer, body.max_length, key)
+
+
 def file_key(path: Path, *parts: str) -> str:
     """A cache key from a file's content and the settings that shaped its examples."""
     digest = hashlib.sha256(path.read_bytes()).hexdigest()

@@ -50,9 +50,13 @@ class Task:
         """Distinct per task, so tasks reading the same texts see them in different orders."""
         return seed * 1_000_003 + zlib.crc32(self.name.encode())
 
-    def index_stream(self, lengths: torch.Tensor, seed: int) -> IndexStream:
-        """The training stream over examples of these token ``lengths``, length-bucketed if configured."""
-        return IndexStream(len(lengths), self.batch_size, self.task_seed(seed), lengths, self.bucket_batches)
+    def start_stream(self, size: int, seed: int, lengths: Optional[torch.Tensor] = None) -> None:
+        """Seed the task's generator and start its training stream over ``size`` examples.
+
+        Given the examples' token ``lengths``, batches are length-bucketed if configured.
+        """
+        self.generator.manual_seed(self.task_seed(seed))
+        self.stream = IndexStream(size, self.batch_size, self.task_seed(seed), lengths, self.bucket_batches)
 
     def next_batch(self) -> Batch:
         return self.collate(self.stream.next())

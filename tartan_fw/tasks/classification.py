@@ -75,8 +75,7 @@ class ClassificationTask(EndTask):
             self.targets[split] = torch.tensor([index[e.label] for e in examples[split]])
         self.pad_id = body.tokenizer.pad_token_id
         self.head = self.head_config.construct(body=body, num_labels=len(self.labels))
-        self.generator.manual_seed(self.task_seed(seed))
-        self.stream = self.index_stream(self.texts["train"].lengths(), seed)
+        self.start_stream(len(self.texts["train"]), seed, self.texts["train"].lengths())
 
     def split_size(self, split: str) -> int:
         return len(self.targets[split])

@@ -8,7 +8,7 @@ from torch import nn
 from tartan_fw.data.batching import Batch, pad
 from tartan_fw.data.masking import mask_tokens
 from tartan_fw.data.readers import DatasetReader, TextLinesReader
-from tartan_fw.data.tokenized import file_key, tokenize
+from tartan_fw.data.tokenized import tokenize_file
 from tartan_fw.models.heads import MaskedLMHead
 from tartan_fw.tasks.base import AuxTask, TaskLoss
 
@@ -45,16 +45,13 @@ class MaskedLMTask(AuxTask):
 
     def setup(self, body: Any, data_root: Any, seed: int) -> None:
         path = data_root.file(self.corpus)
-        examples = self.reader.read(path)
-        key = file_key(path, self.reader.cache_key(), body.fingerprint())
-        self.texts = tokenize([e.text for e in examples], body.tokenizer, body.max_length, key)
+        self.texts = tokenize_file(path, self.reader, body)
         tokenizer = body.tokenizer
         self.pad_id, self.mask_id = tokenizer.pad_token_id, tokenizer.mask_token_id
         self.special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)))
         self.vocab_size = len(tokenizer)
         self.head = MaskedLMHead(body)
-        self.generator.manual_seed(self.task_seed(seed))
-        self.stream = self.index_stream(self.texts.lengths(), seed)
+        self.start_stream(len(self.texts), seed, self.texts.lengths())
 
     def collate(self, indices: torch.Tensor) -> Batch:
         batch = pad([self.texts[i] for i in indices.tolist()], self.pad_id)

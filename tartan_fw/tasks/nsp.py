@@ -13,7 +13,6 @@ from typing import Any, Optional
 
 import torch
 from tartan_fw.common.from_config import Lazy
-from tartan_fw.data.batching import IndexStream
 from tartan_fw.data.readers import DatasetReader, Example, TextLinesReader
 from tartan_fw.data.tokenized import TokenizedTexts
 from tartan_fw.errors import DataError
@@ -129,5 +128,4 @@ class NextSentenceTask(LabelledTextsTask):
         self.targets = torch.tensor([p.label for p in pairs])
         self.pad_id = body.tokenizer.pad_token_id
         self.head = self.head_config.construct(body=body, num_labels=2)
-        self.generator.manual_seed(self.task_seed(seed))
-        self.stream = IndexStream(len(self.texts), self.batch_size, self.task_seed(seed))
+        self.start_stream(len(self.texts), seed)

@@ -4,9 +4,8 @@ from typing import Any, Optional
 
 import torch
 from tartan_fw.common.from_config import Lazy
-from tartan_fw.data.batching import IndexStream
 from tartan_fw.data.readers import DatasetReader, TextLinesReader
-from tartan_fw.data.tokenized import file_key, tokenize
+from tartan_fw.data.tokenized import tokenize_file
 from tartan_fw.models.heads import ClassificationHead, Head
 from tartan_fw.tasks.base import AuxTask
 from tartan_fw.tasks.labelled_texts import LabelledTextsTask
@@ -49,11 +48,9 @@ class RandomLabelsTask(LabelledTextsTask):
 
     def setup(self, body: Any, data_root: Any, seed: int) -> None:
         path = data_root.file(self.corpus)
-        examples = self.reader.read(path)
-        key = file_key(path, self.reader.cache_key(), body.fingerprint())
-        self.texts = tokenize([e.text for e in examples], body.tokenizer, body.max_length, key)
+        self.texts = tokenize_file(path, self.reader, body)
         self.pad_id = body.tokenizer.pad_token_id
-        self.generator.manual_seed(self.task_seed(seed))
-        self.targets = torch.randint(self.num_labels, (len(self.texts),), generator=self.generator)
+        labels = torch.Generator().manual_seed(self.task_seed(seed))
+        self.targets = torch.randint(self.num_labels, (len(self.texts),), generator=labels)
         self.head = self.head_config.construct(body=body, num_labels=self.num_labels)
-        self.stream = IndexStream(len(self.texts), self.batch_size, self.task_seed(seed))
+        self.start_stream(len(self.texts), seed)
