@@ -14,7 +14,9 @@ function(task_name, method, steps=400, weight_lr=0.1)
     head_lr: 1e-3,
     warmup_fraction: 0.06,
     eval_every: 50,
-    patience: 4,
+    // No early stopping: a from-scratch encoder predicts the majority class for the first ~200 steps, and
+    // with patience the slower multitask runs stopped on that plateau. The best dev checkpoint is kept.
+    patience: null,
   };
   local common = {
     description: method + ' on ' + task_name + ', CPU-sized (from-scratch encoder)',
