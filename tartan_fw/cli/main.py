@@ -235,4 +235,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Under ``python -m`` this file runs as __main__, a second copy of the module; the commands of the
+    # other cli modules register on the importable tartan_fw.cli.main, so start that one.
+    from tartan_fw.cli.main import main as registered_main
+
+    registered_main()
