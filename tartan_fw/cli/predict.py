@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from tartan_fw.cli.main import _fail_cleanly, cli
+from tartan_fw.data.readers.jsonl_classification import json_records
 from tartan_fw.errors import DataError
 
 
@@ -18,17 +19,10 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         raise DataError(f"{path}: input file not found")
     records = []
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{number}: malformed JSON ({err.msg}); fix or remove the line") from err
-            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                raise DataError(f"{path}:{number}: expected a JSON object with a string 'text' field")
-            records.append(record)
+    for number, record in json_records(path, "a string 'text' field"):
+        if not isinstance(record.get("text"), str):
+            raise DataError(f"{path}:{number}: expected a JSON object with a string 'text' field")
+        records.append(record)
     if not records:
         raise DataError(f"{path}: no texts to predict")
     return records
