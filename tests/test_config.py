@@ -16,7 +16,7 @@ QUICKSTART = EXPERIMENTS / "quickstart.jsonnet"
 
 def test_ext_var_defaults_apply_when_not_given() -> None:
     config = load_config(QUICKSTART)
-    assert config["trainer"]["max_steps"] == 300
+    assert config["trainer"]["max_steps"] == 600
     paper = load_config(EXPERIMENTS / "citation_intent_mt.jsonnet")
     assert paper["body"] == {"type": "huggingface", "model_name": "roberta-base", "max_length": 512}
 
@@ -56,7 +56,7 @@ def test_dotted_overrides_parse_json_values_and_index_lists() -> None:
     assert config["end_task"]["metric"] == "accuracy"
     assert config["body"]["tokenizer_corpora"] == ["a.txt"]
     assert config["trainer"]["finetune"] == {"max_steps": 2}
-    assert config["trainer"]["eval_every"] == 50
+    assert config["trainer"]["eval_every"] == 100
 
 
 @pytest.mark.parametrize(
@@ -91,7 +91,7 @@ def test_overrides_json_deep_merges_then_dotted_applies_last() -> None:
     overrides = json.dumps({"trainer": {"max_steps": 5, "eval_every": 1}, "body": {"num_layers": 1}, "seed": 4})
     config = load_config(QUICKSTART, overrides_json=overrides, dotted=[("trainer.max_steps", "6")])
     assert config["trainer"]["max_steps"] == 6 and config["trainer"]["eval_every"] == 1
-    assert config["trainer"]["body_lr"] == 5e-4
+    assert config["trainer"]["body_lr"] == 1e-3
     assert config["body"]["num_layers"] == 1 and config["body"]["type"] == "scratch"
     assert config["seed"] == 4
 
