@@ -112,6 +112,26 @@ def prepare(experiment: Experiment, device: torch.device, with_aux: bool = True)
     return body, aux_tasks
 
 
+def check_run_directory(config: dict[str, Any], directory: Path, force: bool, resume: bool) -> None:
+    """A run may resume its own unfinished directory, replace one with ``force``, or start afresh."""
+    if resume:
+        check_resumable(config, directory)
+    elif directory.exists() and any(directory.iterdir()) and not force:
+        raise TartanError(
+            f"{directory}: run directory exists; choose another with -s, pass --force to replace it, "
+            f"or --resume to continue it"
+        )
+
+
+def start_run_directory(directory: Path, config: dict[str, Any], ext_vars: Optional[dict[str, str]]) -> None:
+    """An empty run directory holding the resolved config and the ext-vars it was resolved with."""
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    write_json(directory / CONFIG_FILE, config)
+    write_json(directory / "ext_vars.json", ext_vars or {})
+
+
 def run_experiment(
     config: dict[str, Any],
     directory: Path,
@@ -127,23 +147,13 @@ def run_experiment(
     start if it has none); ``config`` must be the run's own. Under ``torchrun`` every process
     calls this and trains its share of each batch; rank 0 alone writes the directory.
     """
-    if resume:
-        check_resumable(config, directory)
-    elif directory.exists() and any(directory.iterdir()) and not force:
-        raise TartanError(
-            f"{directory}: run directory exists; choose another with -s, pass --force to replace it, "
-            f"or --resume to continue it"
-        )
+    check_run_directory(config, directory, force, resume)
     experiment = build(Experiment, config)
     with data_parallel(device) as parallel:
         with parallel.main_first():  # the first process fills the tokenizer and tokenisation caches
             body, aux_tasks = prepare(experiment, parallel.device)
         if parallel.is_main and not resume:
-            if directory.exists():
-                shutil.rmtree(directory)
-            directory.mkdir(parents=True)
-            write_json(directory / CONFIG_FILE, config)
-            write_json(directory / "ext_vars.json", ext_vars or {})
+            start_run_directory(directory, config, ext_vars)
             write_json(directory / "labels.json", experiment.end_task.labels)
             save_model_files(body, directory)
         logger, handler = RunLogger(), logging.NullHandler()

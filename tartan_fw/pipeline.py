@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any, Optional
 
@@ -29,8 +28,10 @@ import torch
 
 from tartan_fw.common.config import deep_merge
 from tartan_fw.common.from_config import validate
-from tartan_fw.errors import ConfigurationError, TartanError
-from tartan_fw.experiment import CONFIG_FILE, METRICS_FILE, Experiment, check_resumable, run_experiment, write_json
+from tartan_fw.errors import ConfigurationError
+from tartan_fw.experiment import (
+    CONFIG_FILE, METRICS_FILE, Experiment, check_run_directory, run_experiment, start_run_directory, write_json,
+)
 from tartan_fw.training.compute import total_compute
 from tartan_fw.training.distributed import data_parallel
 
@@ -106,20 +107,10 @@ def run_config(
     problems = validate_config(config)
     if problems:
         raise ConfigurationError(problems)
-    if resume:
-        check_resumable(config, directory)
-    elif directory.exists() and any(directory.iterdir()) and not force:
-        raise TartanError(
-            f"{directory}: run directory exists; choose another with -s, pass --force to replace it, "
-            f"or --resume to continue it"
-        )
+    check_run_directory(config, directory, force, resume)
     with data_parallel(device) as parallel:
         if parallel.is_main and not resume:
-            if directory.exists():
-                shutil.rmtree(directory)
-            directory.mkdir(parents=True)
-            write_json(directory / CONFIG_FILE, config)
-            write_json(directory / "ext_vars.json", ext_vars or {})
+            start_run_directory(directory, config, ext_vars)
         parallel.barrier()
         summaries: list[dict[str, Any]] = []
         previous: Optional[Path] = None
