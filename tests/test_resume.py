@@ -215,3 +215,40 @@ def test_a_pipeline_resumes_its_interrupted_stage_and_keeps_the_finished_ones(
     assert (directory / "tapt" / "body.safetensors").stat().st_mtime_ns == pretrained  # not trained again
     metrics = json.loads((directory / "metrics.json").read_text())
     assert without_wall_time(metrics) == without_wall_time(json.loads(json.dumps(reference)))
+
+
+def test_an_interrupted_pretraining_stage_resumes_to_the_same_body(
+    tmp_path: Path, tiny: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tartan_fw.pipeline import run_config
+
+    base = tiny(aux=("tapt",))
+    pretrain = {"type": "pretrain", "max_steps": 4, "lr": 1e-3, "log_every": 1, "checkpoint_every": None}
+    config = {
+        **{key: base[key] for key in ("data_root", "seed", "body", "end_task")},
+        "stages": [
+            {"name": "tapt", "aux_tasks": base["aux_tasks"], "trainer": pretrain},
+            {"name": "finetune", "trainer": {"type": "tartan", "max_steps": 2, "eval_every": 2, "checkpoint_every": None}},
+        ],
+    }
+    run_config(config, tmp_path / "reference", CPU, show_progress=False)
+    interrupts = [2]
+
+    def interrupt(step: int) -> None:
+        if interrupts and step == interrupts[0]:
+            interrupts.pop()
+            signal.raise_signal(signal.SIGINT)
+
+    after_step(monkeypatch, interrupt, stages=("pretrain",))
+    directory = tmp_path / "pipeline"
+    with pytest.raises(TrainingInterrupted, match=r"stopped after step 2 \(pretrain\)"):
+        run_config(config, directory, CPU, show_progress=False)
+    assert TrainingCheckpoint(directory / "tapt" / "checkpoint").global_step() == 2
+    assert not (directory / "tapt" / "body.safetensors").exists()
+    resumed = CliRunner().invoke(cli, ["resume", str(directory), "--device", "cpu", "--quiet"])
+    assert resumed.exit_code == 0, resumed.output
+    ours, theirs = (load_file(str(d / "tapt" / "body.safetensors")) for d in (directory, tmp_path / "reference"))
+    assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+    assert scalars(directory / "tapt") == scalars(tmp_path / "reference" / "tapt")
+    metrics = json.loads((directory / "metrics.json").read_text())
+    assert without_wall_time(metrics) == without_wall_time(json.loads((tmp_path / "reference" / "metrics.json").read_text()))

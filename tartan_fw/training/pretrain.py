@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import time
+import dataclasses
 from typing import Any, Optional
 
 from tartan_fw.errors import ConfigurationError
 from tartan_fw.models.heads import MaskedLMHead
 from tartan_fw.training.body_weights import BODY_FILE, save_body
-from tartan_fw.training.trainer import Run, StageLoop, TartanTrainer, Trainer, _progress
+from tartan_fw.training.trainer import Run, Schedule, TartanTrainer, Trainer
+from tartan_fw.weighters import Weighter
 
 
 @Trainer.register("pretrain")
@@ -18,12 +19,14 @@ class PretrainTrainer(TartanTrainer):
     Trains the body on the auxiliary tasks only (mixed by the weighter, uniform by default) for
     ``max_steps`` steps, with no end-task head and no evaluation, and writes ``body.safetensors``
     into the run directory: the body, and the first masked-LM task's head so that a chained stage
-    (DAPT then TAPT) continues with it. A pipeline's next stage starts from that file.
+    (DAPT then TAPT) continues with it. A pipeline's next stage starts from that file. The loop is
+    the ``tartan`` trainer's, so an interrupted stage resumes from its checkpoint like any run.
 
     Args:
         max_steps: optimisation steps.
         lr: peak learning rate of the body and the masked-LM heads (linear warmup, then decay).
-        weight_decay, warmup_fraction, max_grad_norm, accumulation_steps, log_every: as in ``tartan``.
+        weight_decay, warmup_fraction, max_grad_norm, accumulation_steps, log_every, checkpoint_every,
+            max_nonfinite_steps, compile: as in ``tartan``.
     """
 
     def __init__(
@@ -35,39 +38,35 @@ class PretrainTrainer(TartanTrainer):
         max_grad_norm: Optional[float] = 1.0,
         accumulation_steps: int = 1,
         log_every: int = 10,
+        checkpoint_every: Optional[int] = 500,
+        max_nonfinite_steps: int = 5,
+        compile: bool = False,
     ) -> None:
         super().__init__(
             max_steps=max_steps, body_lr=lr, head_lr=lr, weight_decay=weight_decay, warmup_fraction=warmup_fraction,
-            max_grad_norm=max_grad_norm, accumulation_steps=accumulation_steps, eval_every=max_steps,
-            log_every=log_every,
+            max_grad_norm=max_grad_norm, accumulation_steps=accumulation_steps, log_every=log_every,
+            checkpoint_every=checkpoint_every, max_nonfinite_steps=max_nonfinite_steps, compile=compile,
         )
+        self.schedule = dataclasses.replace(self.schedule, eval_every=None, patience=None)
 
-    def fit(self, run: Run) -> dict[str, Any]:
+    def stages(self, run: Run) -> list[tuple[str, list[Any], Weighter, Schedule]]:
         if not run.aux_tasks:
             raise ConfigurationError(["aux_tasks: trainer 'pretrain' needs at least one auxiliary task to train on"])
-        started = time.perf_counter()
-        loop = StageLoop(self, run, "pretrain", run.aux_tasks, run.weighter, self.schedule, first_step=0)
-        run.body.train()
-        for task in run.aux_tasks:
-            task.head.train()
-        with _progress(run.show_progress, "pretrain", self.schedule.max_steps) as advance:
-            for step in range(1, self.schedule.max_steps + 1):
-                losses = loop.step(step)
-                if step % self.log_every == 0:
-                    loop.log_scalars(losses, step)
-                advance(step, losses, "")
+        return [("pretrain", run.aux_tasks, run.weighter, self.schedule)]
+
+    def fit(self, run: Run) -> dict[str, Any]:
+        progress = self.train_stages(run)
         lm_head = next((t.head.predictions for t in run.aux_tasks if isinstance(t.head, MaskedLMHead)), None)
         if run.parallel.is_main:
             save_body(run.body, run.directory / BODY_FILE, lm_head)
-        tokens = {f"pretrain/{name}": count for name, count in loop.tokens.items()}
-        steps = self.schedule.max_steps
+        stage = progress.completed[-1]
         return {
             "metric": run.end_task.metric,
             "best_dev": {},
             "best_step": None,
             "test": {},
-            "steps": steps,
-            "wall_time_s": time.perf_counter() - started,
-            "tokens": tokens,
-            "stages": [{"name": "pretrain", "steps": steps, "steps_total": steps, "tokens": tokens}],
+            "steps": stage["steps_total"],
+            "wall_time_s": progress.elapsed(),
+            "tokens": stage["tokens"],
+            "stages": progress.completed,
         }

@@ -88,7 +88,7 @@ class Schedule:
     body_lr: float
     head_lr: float
     warmup_fraction: float
-    eval_every: int
+    eval_every: Optional[int]  # null: the stage never evaluates (continued pretraining has no end-task)
     patience: Optional[int]
 
 
@@ -209,6 +209,23 @@ class TartanTrainer(Trainer):
         return stages
 
     def fit(self, run: Run) -> dict[str, Any]:
+        progress = self.train_stages(run)
+        run.load_best()
+        stages = progress.completed
+        best = max(stages, key=lambda s: s["best_dev_score"])
+        return {
+            "metric": run.end_task.metric,
+            "best_dev": best["best_dev"],
+            "best_step": best["best_step"],
+            "test": run.evaluate("test"),
+            "steps": stages[-1]["steps_total"],
+            "wall_time_s": progress.elapsed(),
+            "tokens": {k: v for s in stages for k, v in s["tokens"].items()},
+            "stages": stages,
+        }
+
+    def train_stages(self, run: Run) -> Progress:
+        """Each stage in turn; a resumed run skips the finished ones and continues from its checkpoint."""
         if run.device.type == "cuda":
             torch.backends.cuda.matmul.fp32_precision = "tf32"
         resumed = run.checkpoint.load() if run.resume and run.checkpoint.exists() else None
@@ -225,19 +242,7 @@ class TartanTrainer(Trainer):
             elif previous is not None:
                 run.load_best()
             progress.completed.append(loop.train())
-        run.load_best()
-        stages = progress.completed
-        best = max(stages, key=lambda s: s["best_dev_score"])
-        return {
-            "metric": run.end_task.metric,
-            "best_dev": best["best_dev"],
-            "best_step": best["best_step"],
-            "test": run.evaluate("test"),
-            "steps": stages[-1]["steps_total"],
-            "wall_time_s": progress.elapsed(),
-            "tokens": {k: v for s in stages for k, v in s["tokens"].items()},
-            "stages": stages,
-        }
+        return progress
 
 
 class StageLoop:
@@ -375,7 +380,7 @@ class StageLoop:
             "steps": self.steps_done,
             "steps_total": self.global_step,
             "best_dev": self.evaluation.best_dev,
-            "best_dev_score": self.evaluation.best,
+            "best_dev_score": self.evaluation.best if math.isfinite(self.evaluation.best) else None,  # None: no evaluation
             "best_step": self.evaluation.best_step,
             "stopped_early": self.control.stop,
             "nonfinite_steps": self.nonfinite.total,

@@ -17,10 +17,10 @@ class Evaluation(Callback):
 
     A score above the best so far (``baseline`` at first: the previous stage's best) saves the
     body and end-task head to ``best/model.safetensors``; ``patience`` evaluations without
-    improvement end the stage (null: never).
+    improvement end the stage (null: never). With ``eval_every`` null it never evaluates.
     """
 
-    def __init__(self, eval_every: int, patience: Optional[int], baseline: float = -math.inf) -> None:
+    def __init__(self, eval_every: Optional[int], patience: Optional[int], baseline: float = -math.inf) -> None:
         self.eval_every, self.patience = eval_every, patience
         self.best = baseline
         self.best_step = 0
@@ -28,7 +28,7 @@ class Evaluation(Callback):
         self.bad_evaluations = 0
 
     def on_step_end(self, loop: "StageLoop", step: int) -> None:
-        if step % self.eval_every and step != loop.schedule.max_steps:
+        if self.eval_every is None or (step % self.eval_every and step != loop.schedule.max_steps):
             return
         run, metric = loop.run, loop.run.end_task.metric
         dev = run.evaluate("dev")
