@@ -1,15 +1,22 @@
 // Quickstart: MT-TARTAN on citation_intent (ACL-ARC) with a small from-scratch encoder, TAPT and
 // DAPT masked-LM auxiliary tasks and uniform weights. Runs in a few minutes on 2 CPU cores.
-// Ext-vars: steps (default 600).
+// Ext-vars: steps (default 600); aux, the auxiliary tasks as a comma-separated subset of tapt,dapt
+// (default 'tapt,dapt'; '' fine-tunes on the end-task alone).
 local ext = import 'lib/ext.libsonnet';
 local lib = import 'lib/tartan.libsonnet';
 local task = lib.tasks.citation_intent;
+local auxiliary = { tapt: lib.tapt(task, 16), dapt: lib.dapt(task, 16) };
+local chosen = [name for name in std.split(ext.get('aux', 'tapt,dapt'), ',') if name != ''];
 
 {
   description: 'MT-TARTAN quickstart on citation_intent with a small from-scratch encoder',
   body: lib.body('scratch', task, 128) + { hidden_size: 128, num_layers: 2, num_heads: 2, intermediate_size: 512 },
   end_task: lib.end_task(task, 16),
-  aux_tasks: [lib.tapt(task, 16), lib.dapt(task, 16)],
+  aux_tasks: [
+    assert std.objectHas(auxiliary, name) : "ext-var aux: unknown task '" + name + "'; use tapt, dapt or both";
+    auxiliary[name]
+    for name in chosen
+  ],
   weighter: { type: 'uniform' },
   trainer: {
     type: 'tartan',
