@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 import torch
 
+from tartan_fw.errors import TartanError
 from tartan_fw.experiment import run_experiment
+from tartan_fw.training.distributed import DataParallel
 from tartan_fw.training.trainer import StageLoop
 
 # A plugin that records, per rank, the weights every stage ends with and the weighter's task weights.
@@ -93,3 +95,13 @@ def test_two_processes_train_identical_replicas_that_match_a_single_process(
     # Rank 0 alone wrote the run directory.
     assert len(list((tmp_path / "parallel" / "tensorboard").glob("events.out.tfevents.*"))) == 1
     assert (tmp_path / "parallel" / "checkpoint" / "latest").exists()
+
+
+def test_a_rank_takes_its_slice_of_any_batch_images_included() -> None:
+    images = {"pixels": torch.arange(5 * 3).view(5, 3).float(), "labels": torch.arange(5), "num_targets": torch.tensor(5)}
+    first, second = (DataParallel(rank, 2).shard(images) for rank in (0, 1))
+    assert torch.equal(torch.cat([first["labels"], second["labels"]]), images["labels"])
+    assert torch.equal(second["pixels"], images["pixels"][len(first["labels"]):])
+    assert int(first["num_targets"]) == int(second["num_targets"]) == 5  # the global count, for the loss scale
+    with pytest.raises(TartanError, match="a batch of 1 cannot be shared by 2 processes"):
+        DataParallel(0, 2).shard({"pixels": torch.zeros(1, 3), "num_targets": torch.tensor(1)})

@@ -87,10 +87,15 @@ def ordered_batches(texts: TokenizedTexts, batch_size: int, pad_id: int, labels:
         yield batch
 
 
+def batch_size(batch: Batch) -> int:
+    """Examples in ``batch``: the length of any per-example tensor (texts, images alike)."""
+    return next(len(v) for v in batch.values() if v.dim())
+
+
 def split_batch(batch: Batch, parts: int) -> list[Batch]:
     """``parts`` micro-batches of (nearly) equal size, for gradient accumulation; a batch of fewer
     examples is split into single examples (the summed gradient is the same either way)."""
-    size = next(len(v) for v in batch.values() if v.dim())  # examples: any per-example tensor's length
+    size = batch_size(batch)
     parts = min(parts, size)
     bounds = torch.linspace(0, size, parts + 1).round().long().tolist()
     return [{k: v[a:b] if v.dim() else v for k, v in batch.items()} for a, b in zip(bounds, bounds[1:])]

@@ -18,7 +18,7 @@ from typing import Any, Iterator, Optional
 import torch
 import torch.distributed as dist
 
-from tartan_fw.data.batching import Batch, split_batch
+from tartan_fw.data.batching import Batch, batch_size, split_batch
 from tartan_fw.errors import TartanError
 
 
@@ -42,9 +42,9 @@ class DataParallel:
         """This rank's contiguous slice of a global batch (scalars such as ``num_targets`` stay global)."""
         if not self.active:
             return batch
-        if len(batch["input_ids"]) < self.world_size:
+        if batch_size(batch) < self.world_size:
             raise TartanError(
-                f"a batch of {len(batch['input_ids'])} cannot be shared by {self.world_size} processes; "
+                f"a batch of {batch_size(batch)} cannot be shared by {self.world_size} processes; "
                 f"raise every task's batch_size to at least {self.world_size}"
             )
         return split_batch(batch, self.world_size)[self.rank]
