@@ -52,3 +52,17 @@ def test_existing_run_directory_is_refused_without_force(tmp_path: Path, tiny) -
     result = CliRunner().invoke(cli, ["run", str(config), "-s", str(out), "--quiet"])
     assert result.exit_code == 2
     assert "--force" in result.output and (out / "keep.txt").exists()
+
+
+def test_threads_sets_torchs_cpu_threads_for_the_run(tmp_path: Path, tiny, monkeypatch) -> None:
+    import torch
+
+    chosen: list[int] = []
+    monkeypatch.setattr(torch, "set_num_threads", chosen.append)
+    config = write_config(tmp_path / "mt.jsonnet", tiny(max_steps=1, eval_every=1))
+    command = ["run", str(config), "-s", str(tmp_path / "run"), "--device", "cpu", "--quiet", "--threads"]
+    result = CliRunner().invoke(cli, [*command, "3"])
+    assert result.exit_code == 0, result.output
+    assert chosen == [3]
+    refused = CliRunner().invoke(cli, [*command, "0", "--force"])
+    assert refused.exit_code == 2 and "--threads" in refused.output and chosen == [3]

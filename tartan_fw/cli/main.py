@@ -77,6 +77,20 @@ def config_options(command: Callable) -> Callable:
     return command
 
 
+threads_option = click.option(
+    "--threads", type=click.IntRange(min=1),
+    help="CPU threads for torch (default: one per core). Give each of several runs sharing a machine its share: "
+         "oversubscribed threads slow every run many times over.",
+)
+
+
+def _use_threads(threads: int | None) -> None:
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 @cli.command()
 @config_options
 @click.option("-s", "--serialization-dir", "output", type=click.Path(file_okay=False), help="Run directory.")
@@ -85,10 +99,11 @@ def config_options(command: Callable) -> Callable:
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
 @click.option("--resume", is_flag=True, help="Continue the unfinished run in the directory from its last checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@threads_option
 @click.pass_obj
 @_fail_cleanly
 def run(obj: dict, config_file: str, ext_var: tuple, override: tuple, overrides: str | None, output: str | None,
-        seed: int | None, device: str, force: bool, resume: bool, quiet: bool) -> None:
+        seed: int | None, device: str, force: bool, resume: bool, quiet: bool, threads: int | None) -> None:
     """Train and evaluate an experiment or pipeline; writes the run directory and metrics.json.
 
     Under torchrun (torchrun --nproc_per_node N -m tartan_fw.cli.main run ...) each process
@@ -99,6 +114,7 @@ def run(obj: dict, config_file: str, ext_var: tuple, override: tuple, overrides:
 
     if force and resume:
         raise TartanError("--force replaces the run directory and --resume continues it; pass one of them")
+    _use_threads(threads)
     config, ext_vars = _config_from_cli(config_file, ext_var, override, overrides, obj["include"])
     if seed is not None:
         config["seed"] = seed
@@ -111,13 +127,15 @@ def run(obj: dict, config_file: str, ext_var: tuple, override: tuple, overrides:
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@threads_option
 @click.pass_obj
 @_fail_cleanly
-def resume(obj: dict, run_dir: str, device: str, quiet: bool) -> None:
+def resume(obj: dict, run_dir: str, device: str, quiet: bool, threads: int | None) -> None:
     """Continue an interrupted run from its last checkpoint, with the config saved in RUN_DIR."""
     from tartan_fw.experiment import read_run_config, resolve_device
     from tartan_fw.pipeline import run_config
 
+    _use_threads(threads)
     directory = Path(run_dir)
     config = read_run_config(directory, obj["include"])
     ext_vars = json.loads((directory / "ext_vars.json").read_text())
