@@ -8,12 +8,11 @@ import torch
 from torch import nn
 
 from tartan_fw.common.from_config import Lazy
-from tartan_fw.data.batching import Batch, pad
-from tartan_fw.data.readers import DatasetReader, TextLinesReader
-from tartan_fw.data.tokenized import tokenize_file
+from tartan_fw.data.batching import Batch
+from tartan_fw.data.readers import DatasetReader
 from tartan_fw.models.heads import Head
 from tartan_fw.errors import DataError
-from tartan_fw.tasks import AuxTask, TaskLoss
+from tartan_fw.tasks import AuxTask, CorpusTask, TaskLoss
 
 from .head import TokenDiscriminatorHead
 
@@ -37,7 +36,7 @@ def replace_tokens(
 
 
 @AuxTask.register("rtd")
-class ReplacedTokenTask(AuxTask):
+class ReplacedTokenTask(CorpusTask):
     """Replaced-token detection (ELECTRA, Clark et al., 2020) without a generator network.
 
     ELECTRA trains a small masked-LM generator to propose plausible replacements; here tokens
@@ -63,18 +62,14 @@ class ReplacedTokenTask(AuxTask):
         batch_size: int = 16,
         replace_probability: float = 0.15,
     ) -> None:
-        super().__init__(name, batch_size)
+        super().__init__(name, corpus, reader, batch_size)
         if not 0 < replace_probability < 1:
             raise ValueError(f"replace_probability must be in (0, 1), got {replace_probability}")
-        self.corpus = corpus
-        self.reader = reader or TextLinesReader()
         self.head_config = head or Lazy(TokenDiscriminatorHead, {}, f"aux_tasks.{name}.head")
         self.replace_probability = replace_probability
 
     def setup(self, body: Any, data_root: Any, seed: int) -> None:
-        path = data_root.file(self.corpus)
-        self.texts = tokenize_file(path, self.reader, body)
-        self.pad_id = body.tokenizer.pad_token_id
+        path = self.read_corpus(body, data_root)
         self.special_ids = torch.tensor(sorted(set(body.tokenizer.all_special_ids)))
         unigram = torch.bincount(self.texts.ids.long(), minlength=len(body.tokenizer)).float()
         unigram[self.special_ids] = 0
@@ -85,7 +80,7 @@ class ReplacedTokenTask(AuxTask):
         self.start_stream(len(self.texts), seed)
 
     def collate(self, indices: torch.Tensor) -> Batch:
-        batch = pad([self.texts[i] for i in indices.tolist()], self.pad_id)
+        batch = self.pad_texts(indices)
         replaceable = batch["attention_mask"].bool() & ~torch.isin(batch["input_ids"], self.special_ids)
         batch["input_ids"], batch["labels"] = replace_tokens(
             batch["input_ids"], replaceable, self.unigram, self.replace_probability, self.generator

@@ -5,24 +5,23 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tartan_fw.data.batching import Batch, pad
-from tartan_fw.data.tokenized import TokenizedTexts
-from tartan_fw.tasks.base import AuxTask, TaskLoss
+from tartan_fw.data.batching import Batch
+from tartan_fw.tasks.base import TaskLoss
+from tartan_fw.tasks.corpus import CorpusTask
 
 
-class LabelledTextsTask(AuxTask):
+class LabelledTextsTask(CorpusTask):
     """Batches of ``texts`` with their ``targets``, and cross-entropy through a classification head.
 
-    Subclasses fill ``texts``, ``targets``, ``pad_id``, ``head`` and ``stream`` in ``setup``; what
-    differs between them is only where the texts and labels come from.
+    Subclasses fill ``texts`` and ``pad_id`` (``read_corpus`` does, for a corpus of single texts),
+    ``targets``, ``head`` and ``stream`` in ``setup``; what differs between them is only where the
+    texts and labels come from.
     """
 
-    texts: TokenizedTexts
     targets: torch.Tensor
-    pad_id: int
 
     def collate(self, indices: torch.Tensor) -> Batch:
-        batch = pad([self.texts[i] for i in indices.tolist()], self.pad_id)
+        batch = self.pad_texts(indices)
         batch["labels"] = self.targets[indices]
         batch["num_targets"] = torch.tensor(len(indices))
         return batch

@@ -5,16 +5,16 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from tartan_fw.data.batching import Batch, pad
+from tartan_fw.data.batching import Batch
 from tartan_fw.data.masking import mask_tokens
-from tartan_fw.data.readers import DatasetReader, TextLinesReader
-from tartan_fw.data.tokenized import tokenize_file
+from tartan_fw.data.readers import DatasetReader
 from tartan_fw.models.heads import MaskedLMHead
 from tartan_fw.tasks.base import AuxTask, TaskLoss
+from tartan_fw.tasks.corpus import CorpusTask
 
 
 @AuxTask.register("mlm")
-class MaskedLMTask(AuxTask):
+class MaskedLMTask(CorpusTask):
     """Masked-LM on a line-by-line corpus: TAPT on the task's ``train.txt``, DAPT on domain text.
 
     Args:
@@ -36,25 +36,22 @@ class MaskedLMTask(AuxTask):
         mask_probability: float = 0.15,
         bucket_batches: int = 0,
     ) -> None:
-        super().__init__(name, batch_size, bucket_batches)
+        super().__init__(name, corpus, reader, batch_size, bucket_batches)
         if not 0 < mask_probability < 1:
             raise ValueError(f"mask_probability must be in (0, 1), got {mask_probability}")
-        self.corpus = corpus
-        self.reader = reader or TextLinesReader()
         self.mask_probability = mask_probability
 
     def setup(self, body: Any, data_root: Any, seed: int) -> None:
-        path = data_root.file(self.corpus)
-        self.texts = tokenize_file(path, self.reader, body)
+        self.read_corpus(body, data_root)
         tokenizer = body.tokenizer
-        self.pad_id, self.mask_id = tokenizer.pad_token_id, tokenizer.mask_token_id
+        self.mask_id = tokenizer.mask_token_id
         self.special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)))
         self.vocab_size = len(tokenizer)
         self.head = MaskedLMHead(body)
         self.start_stream(len(self.texts), seed, self.texts.lengths())
 
     def collate(self, indices: torch.Tensor) -> Batch:
-        batch = pad([self.texts[i] for i in indices.tolist()], self.pad_id)
+        batch = self.pad_texts(indices)
         maskable = batch["attention_mask"].bool() & ~torch.isin(batch["input_ids"], self.special_ids)
         batch["input_ids"], batch["labels"] = mask_tokens(
             batch["input_ids"], maskable, self.mask_id, self.vocab_size, self.mask_probability, self.generator

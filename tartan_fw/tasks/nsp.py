@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import torch
 from tartan_fw.common.from_config import Lazy
-from tartan_fw.data.readers import DatasetReader, Example, TextLinesReader
+from tartan_fw.data.readers import DatasetReader, Example
 from tartan_fw.data.tokenized import TokenizedTexts
 from tartan_fw.errors import DataError
 from tartan_fw.models.heads import ClassificationHead, Head
@@ -106,14 +106,12 @@ class NextSentenceTask(LabelledTextsTask):
         batch_size: int = 16,
         split_sentences: bool = True,
     ) -> None:
-        super().__init__(name, batch_size)
-        self.corpus = corpus
-        self.reader = reader or TextLinesReader()
+        super().__init__(name, corpus, reader, batch_size)
         self.head_config = head or Lazy(ClassificationHead, {}, f"aux_tasks.{name}.head")
         self.split_sentences = split_sentences
 
     def setup(self, body: Any, data_root: Any, seed: int) -> None:
-        path = data_root.file(self.corpus)
+        path = self.corpus_file(data_root)
         grouped = documents(self.reader.read(path), self.split_sentences)
         if sum(len(d) for d in grouped) < 3 or all(len(d) < 2 for d in grouped):
             raise DataError(

@@ -4,8 +4,7 @@ from typing import Any, Optional
 
 import torch
 from tartan_fw.common.from_config import Lazy
-from tartan_fw.data.readers import DatasetReader, TextLinesReader
-from tartan_fw.data.tokenized import tokenize_file
+from tartan_fw.data.readers import DatasetReader
 from tartan_fw.models.heads import ClassificationHead, Head
 from tartan_fw.tasks.base import AuxTask
 from tartan_fw.tasks.labelled_texts import LabelledTextsTask
@@ -38,18 +37,14 @@ class RandomLabelsTask(LabelledTextsTask):
         head: Optional[Lazy[Head]] = None,
         batch_size: int = 16,
     ) -> None:
-        super().__init__(name, batch_size)
+        super().__init__(name, corpus, reader, batch_size)
         if num_labels < 2:
             raise ValueError(f"num_labels must be at least 2, got {num_labels}")
-        self.corpus = corpus
         self.num_labels = num_labels
-        self.reader = reader or TextLinesReader()
         self.head_config = head or Lazy(ClassificationHead, {}, f"aux_tasks.{name}.head")
 
     def setup(self, body: Any, data_root: Any, seed: int) -> None:
-        path = data_root.file(self.corpus)
-        self.texts = tokenize_file(path, self.reader, body)
-        self.pad_id = body.tokenizer.pad_token_id
+        self.read_corpus(body, data_root)
         labels = torch.Generator().manual_seed(self.task_seed(seed))
         self.targets = torch.randint(self.num_labels, (len(self.texts),), generator=labels)
         self.head = self.head_config.construct(body=body, num_labels=self.num_labels)
