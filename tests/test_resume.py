@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,18 @@ def after_step(monkeypatch: pytest.MonkeyPatch, action: Any, stages: tuple[str, 
         return losses
 
     monkeypatch.setattr(StageLoop, "step", step)
+
+
+def resume_in_a_new_second(arguments: list[str]) -> Any:
+    """Run the CLI once the clock's second has changed.
+
+    TensorBoard reads a run's event files in name order, and a name is the start second, the
+    process id and a per-process counter: sessions of one test process started within one second
+    would sort by that counter as text ("10" before "9"), and replay the purge of a resume out of
+    order. Separate processes, as in real use, differ in process id and start time anyway.
+    """
+    time.sleep(1.0 - time.time() % 1.0 + 0.01)
+    return CliRunner().invoke(cli, arguments)
 
 
 def without_wall_time(value: Any) -> Any:
@@ -94,10 +107,10 @@ def test_signals_stop_with_a_checkpoint_and_resume_ends_like_an_uninterrupted_ru
     assert not (interrupted / "metrics.json").exists()
 
     # Second interruption in the fine-tuning stage, through the CLI; then the resume that finishes.
-    stopped = CliRunner().invoke(cli, ["resume", str(interrupted), "--device", "cpu", "--quiet"])
+    stopped = resume_in_a_new_second(["resume", str(interrupted), "--device", "cpu", "--quiet"])
     assert stopped.exit_code == 130, stopped.output
     assert "SIGINT received: stopped after step 5 (finetune)" in stopped.output
-    finished = CliRunner().invoke(cli, ["resume", str(interrupted), "--device", "cpu", "--quiet"])
+    finished = resume_in_a_new_second(["resume", str(interrupted), "--device", "cpu", "--quiet"])
     assert finished.exit_code == 0, finished.output
     assert_same_run(interrupted, reference_dir)
 
@@ -121,7 +134,7 @@ def test_a_killed_run_resumes_from_its_last_periodic_checkpoint(
 
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
-    resumed = CliRunner().invoke(cli, ["run", str(config_file), "-s", str(killed), "--resume", "--device", "cpu", "--quiet"])
+    resumed = resume_in_a_new_second(["run", str(config_file), "-s", str(killed), "--resume", "--device", "cpu", "--quiet"])
     assert resumed.exit_code == 0, resumed.output
     assert_same_run(killed, reference_dir)
 
@@ -210,7 +223,7 @@ def test_a_pipeline_resumes_its_interrupted_stage_and_keeps_the_finished_ones(
         run_config(config, directory, CPU, show_progress=False)
     assert stop.value.exit_code == 143 and (directory / "tapt" / "metrics.json").exists()
     pretrained = (directory / "tapt" / "body.safetensors").stat().st_mtime_ns
-    resumed = CliRunner().invoke(cli, ["resume", str(directory), "--device", "cpu", "--quiet"])
+    resumed = resume_in_a_new_second(["resume", str(directory), "--device", "cpu", "--quiet"])
     assert resumed.exit_code == 0, resumed.output
     assert (directory / "tapt" / "body.safetensors").stat().st_mtime_ns == pretrained  # not trained again
     metrics = json.loads((directory / "metrics.json").read_text())
@@ -245,7 +258,7 @@ def test_an_interrupted_pretraining_stage_resumes_to_the_same_body(
         run_config(config, directory, CPU, show_progress=False)
     assert TrainingCheckpoint(directory / "tapt" / "checkpoint").global_step() == 2
     assert not (directory / "tapt" / "body.safetensors").exists()
-    resumed = CliRunner().invoke(cli, ["resume", str(directory), "--device", "cpu", "--quiet"])
+    resumed = resume_in_a_new_second(["resume", str(directory), "--device", "cpu", "--quiet"])
     assert resumed.exit_code == 0, resumed.output
     ours, theirs = (load_file(str(d / "tapt" / "body.safetensors")) for d in (directory, tmp_path / "reference"))
     assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
