@@ -1,0 +1,46 @@
+"""tools/meta_signal.py measures with the weighter's own code: at initialisation its first draw is training's step 1."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from tartan_fw.experiment import run_experiment
+
+TOOL = Path(__file__).resolve().parents[1] / "tools" / "meta_signal.py"
+
+
+def load_tool() -> Any:
+    spec = importlib.util.spec_from_file_location("meta_signal", TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def logged_cosines(directory: Path, tasks: list[str], step: int) -> list[float]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(directory / "tensorboard"))
+    events.Reload()
+    return [next(e.value for e in events.Scalars(f"cosine/{task}") if e.step == step) for task in tasks]
+
+
+def test_first_draw_at_initialisation_reproduces_the_cosines_of_step_one(tmp_path: Path, tiny: Any) -> None:
+    config = tiny(max_steps=3, eval_every=3, checkpoint_every=2)
+    config["weighter"] = {"type": "meta", "meta_batch_size": 4, "dev_batch_size": 4}
+    run_experiment(config, tmp_path / "run", torch.device("cpu"), show_progress=False)
+    tool = load_tool()
+
+    at_init = tool.measure(tmp_path / "run", batches=2, at_init=True)
+    tasks = list(at_init["tasks"])
+    assert tasks == ["tiny", "tapt", "dapt"] and at_init["step"] == 0
+    assert at_init["draws"]["phi*"][0] == pytest.approx(logged_cosines(tmp_path / "run", tasks, 1), abs=1e-5)
+
+    trained = tool.measure(tmp_path / "run", batches=2, at_init=False)
+    assert trained["step"] == 2  # the last checkpoint
+    for values in trained["tasks"].values():
+        assert all(-1 <= values[head]["mean"] <= 1 and values[head]["std"] >= 0 for head in ("phi*", "phi'"))
