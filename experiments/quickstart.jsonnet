@@ -10,7 +10,7 @@ local chosen = [name for name in std.split(ext.get('aux', 'tapt,dapt'), ',') if 
 
 {
   description: 'MT-TARTAN quickstart on citation_intent with a small from-scratch encoder',
-  body: lib.body('scratch', task, 128) + { hidden_size: 128, num_layers: 2, num_heads: 2, intermediate_size: 512 },
+  body: lib.body('scratch', task, 128) + lib.cpu_encoder,
   end_task: lib.end_task(task, 16),
   aux_tasks: [
     assert std.objectHas(auxiliary, name) : "ext-var aux: unknown task '" + name + "'; use tapt, dapt or both";

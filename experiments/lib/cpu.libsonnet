@@ -5,9 +5,11 @@
 // chemprot (dev micro-F1 flat until ~step 700), which patience would take for convergence.
 // About 25 minutes for 1000 steps of chemprot with TAPT, DAPT and NSP on 2 busy cores with
 // OMP_NUM_THREADS=1 (the default thread count oversubscribes a shared machine badly).
+local lib = import 'tartan.libsonnet';
+
 function(config, steps=1000) config + {
   description: config.description + ', CPU-sized (small scratch encoder)',
-  body+: { max_length: 128, hidden_size: 128, num_layers: 2, num_heads: 2, intermediate_size: 512 },
+  body+: { max_length: 128 } + lib.cpu_encoder,
   end_task+: { batch_size: 16 },
   aux_tasks: [task { batch_size: 16 } for task in config.aux_tasks],
   trainer: {

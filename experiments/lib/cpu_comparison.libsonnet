@@ -20,7 +20,7 @@ function(task_name, method, steps=400, weight_lr=0.1)
   };
   local common = {
     description: method + ' on ' + task_name + ', CPU-sized (from-scratch encoder)',
-    body: lib.body('scratch', task, 128) + { hidden_size: 128, num_layers: 2, num_heads: 2, intermediate_size: 512 },
+    body: lib.body('scratch', task, 128) + lib.cpu_encoder,
     end_task: lib.end_task(task, 16),
   };
   local methods = {

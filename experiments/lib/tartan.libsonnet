@@ -17,6 +17,10 @@ local tasks = import 'tasks.libsonnet';
     max_length: max_length,
   },
 
+  // The small from-scratch encoder of every CPU-sized experiment (the quickstarts, experiments/cpu,
+  // *_cpu): large enough to learn the tasks a little in a few hundred steps on two cores.
+  cpu_encoder:: { hidden_size: 128, num_layers: 2, num_heads: 2, intermediate_size: 512 },
+
   end_task(task, batch_size):: {
     type: 'classification',
     dataset: task.dataset,
