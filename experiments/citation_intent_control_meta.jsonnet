@@ -1,5 +1,5 @@
 // Control under META-TARTAN: citation_intent_control_mt.jsonnet with meta-learned task weights.
-// Ext-vars: steps (default 300).
+// Ext-vars: steps (default 600) and aux, as in quickstart.jsonnet.
 local lib = import 'lib/tartan.libsonnet';
 
 (import 'citation_intent_control_mt.jsonnet') + {

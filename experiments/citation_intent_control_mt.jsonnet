@@ -1,7 +1,7 @@
 // Control: the MT-TARTAN quickstart (citation_intent, small from-scratch encoder, TAPT and DAPT)
 // plus a useless auxiliary task, classifying the task's own texts under random labels. Compare
 // with citation_intent_control_meta.jsonnet: learned weights should turn the control down.
-// Ext-vars: steps (default 300).
+// Ext-vars: steps (default 600) and aux, as in quickstart.jsonnet.
 local task = (import 'lib/tartan.libsonnet').tasks.citation_intent;
 
 (import 'quickstart.jsonnet') + {
