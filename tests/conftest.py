@@ -17,6 +17,9 @@ import pytest
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REAL_DATA = Path(os.environ.get("TARTAN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+needs_real_data = pytest.mark.skipif(
+    not (REAL_DATA / "citation_intent" / "train.jsonl").exists(), reason=f"real data not found at {REAL_DATA} (set TARTAN_DATA)"
+)
 
 WORDS = {
     "background": ["prior", "work", "earlier", "studies", "known"],

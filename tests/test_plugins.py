@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import REAL_DATA
+from conftest import REAL_DATA, needs_real_data
 from tartan_fw.cli.main import cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,6 +65,7 @@ def write_plugin(path: Path, name: str, body: str = "") -> Path:
     return path
 
 
+@needs_real_data
 def test_tutorial_code_runs_as_written(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     files = tutorial_files()
     assert set(files) == {"plugins/word_order.py", "experiments/word_order.jsonnet"}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import REAL_DATA
+from conftest import REAL_DATA, needs_real_data
 
 from tartan_fw.cli.main import cli
 from tartan_fw.data.readers import JsonlClassificationReader, TextLinesReader
@@ -23,11 +23,7 @@ TASKS = {
     "hyperpartisan": ((516, 64, 65), 2),
 }
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not (REAL_DATA / "citation_intent" / "train.jsonl").exists(),
-                       reason=f"real data not found at {REAL_DATA} (set TARTAN_DATA)"),
-]
+pytestmark = [pytest.mark.slow, needs_real_data]
 
 
 @pytest.mark.parametrize("task", sorted(TASKS))
