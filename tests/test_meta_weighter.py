@@ -217,10 +217,13 @@ def test_gradient_accumulation_gives_the_same_update(tiny, tmp_path: Path) -> No
         run_steps(loop, 3)
     whole, accumulated = loops
     torch.testing.assert_close(accumulated.weighter.logits, whole.weighter.logits, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(accumulated.flat.data, whole.flat.data, rtol=1e-5, atol=1e-6)
+    # After AdamW, as in tests/test_accumulation.py: float noise in a near-zero gradient entry can
+    # move a parameter by a few 1e-6 (seen: 6e-6); a real difference in the update moves it by ~lr (1e-3).
+    after_adam = {"rtol": 1e-5, "atol": 1e-5}
+    torch.testing.assert_close(accumulated.flat.data, whole.flat.data, **after_adam)
     for a, b in zip(accumulated.tasks, whole.tasks):
         for p, q in zip(a.head.parameters(), b.head.parameters()):
-            torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(p, q, **after_adam)
 
 
 @pytest.mark.parametrize("settings", [{"meta_source": "train", "warm_start": True}, {"meta_source": "dev"}])
