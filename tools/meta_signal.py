@@ -26,7 +26,7 @@ import torch
 
 from tartan_fw.common.from_config import build
 from tartan_fw.experiment import Experiment, prepare, read_run_config
-from tartan_fw.training.checkpoint import TrainingCheckpoint, load_module_tensors
+from tartan_fw.training.checkpoint import TrainingCheckpoint, load_module_tensors, training_modules
 from tartan_fw.training.flat import unique_parameters
 from tartan_fw.weighters import MetaWeighter, TaskGradient, Weighter, WeighterContext
 
@@ -59,8 +59,8 @@ def measure(directory: Path, batches: int, at_init: bool) -> dict:
     step = 0
     if not at_init:
         checkpoint = TrainingCheckpoint(directory / "checkpoint")
-        tensors, state = checkpoint.load()
-        load_module_tensors({"body": body, **{f"heads.{t.name}": t.head for t in tasks}}, tensors, checkpoint.directory)
+        tensors, _ = checkpoint.load()
+        load_module_tensors(training_modules(body, tasks), tensors, checkpoint.directory)
         step = checkpoint.global_step()
     parameters = unique_parameters(body)
     context = WeighterContext(body, parameters, experiment.end_task, device, nullcontext, experiment.seed)

@@ -74,6 +74,11 @@ def load_module_tensors(modules: dict[str, nn.Module], tensors: dict[str, torch.
             value.copy_(tensors[key])
 
 
+def training_modules(body: nn.Module, tasks: list[Any]) -> dict[str, nn.Module]:
+    """What a training checkpoint holds: the body and every task's head, keyed by task name."""
+    return {"body": body, **{f"heads.{task.name}": task.head for task in tasks}}
+
+
 def save_end_task_model(body: nn.Module, head: nn.Module, path: Path) -> None:
     atomic_save_tensors(module_tensors({"body": body, "head": head}), path)
 

@@ -22,6 +22,7 @@ from tartan_fw.training.callbacks import (
 )
 from tartan_fw.training.checkpoint import (
     TrainingCheckpoint, load_end_task_model, load_module_tensors, module_tensors, rng_state, set_rng_state,
+    training_modules,
 )
 from tartan_fw.training.distributed import DataParallel
 from tartan_fw.training.flat import FlatParameters, unique_parameters
@@ -407,7 +408,7 @@ class StageLoop:
 
     def _modules(self) -> dict[str, nn.Module]:
         """The body and every task's head (the whole run's, so any stage's checkpoint holds them all)."""
-        return {"body": self.run.body, **{f"heads.{task.name}": task.head for task in self.run.tasks}}
+        return training_modules(self.run.body, self.run.tasks)
 
     def save_checkpoint(self) -> None:
         """Everything a resumed run needs to continue exactly; collective, written by rank 0."""
