@@ -196,28 +196,40 @@ def test_leftovers_of_a_killed_save_are_ignored_then_removed(tmp_path: Path) -> 
     assert len(list(directory.iterdir())) == 2
 
 
+def tapt_then_finetune(tiny: Any, pretrain: dict[str, Any], finetune: dict[str, Any]) -> dict[str, Any]:
+    """A two-stage pipeline on the tiny task: TAPT pretraining, then fine-tuning."""
+    base = tiny(aux=("tapt",))
+    return {
+        **{key: base[key] for key in ("data_root", "seed", "body", "end_task")},
+        "stages": [
+            {"name": "tapt", "aux_tasks": base["aux_tasks"], "trainer": {"type": "pretrain", **pretrain}},
+            {"name": "finetune", "trainer": {"type": "tartan", **finetune}},
+        ],
+    }
+
+
+def signal_once(at_step: int, number: signal.Signals) -> Any:
+    """An ``after_step`` action raising ``number`` at ``at_step`` of the first session only."""
+    pending = [at_step]
+
+    def action(step: int) -> None:
+        if pending and step == pending[0]:
+            pending.pop()
+            signal.raise_signal(number)
+
+    return action
+
+
 def test_a_pipeline_resumes_its_interrupted_stage_and_keeps_the_finished_ones(
     tmp_path: Path, tiny: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tartan_fw.pipeline import run_config
 
-    base = tiny(aux=("tapt",))
-    config = {
-        **{key: base[key] for key in ("data_root", "seed", "body", "end_task")},
-        "stages": [
-            {"name": "tapt", "aux_tasks": base["aux_tasks"], "trainer": {"type": "pretrain", "max_steps": 2, "lr": 1e-3}},
-            {"name": "finetune", "trainer": {"type": "tartan", "max_steps": 3, "eval_every": 3, "checkpoint_every": None}},
-        ],
-    }
+    config = tapt_then_finetune(
+        tiny, {"max_steps": 2, "lr": 1e-3}, {"max_steps": 3, "eval_every": 3, "checkpoint_every": None}
+    )
     reference = run_config(config, tmp_path / "reference", CPU, show_progress=False)
-    interrupts = [2]
-
-    def interrupt(step: int) -> None:
-        if interrupts and step == interrupts[0]:
-            interrupts.pop()
-            signal.raise_signal(signal.SIGTERM)
-
-    after_step(monkeypatch, interrupt, stages=("multitask",))  # the pipeline's second stage
+    after_step(monkeypatch, signal_once(2, signal.SIGTERM), stages=("multitask",))  # the pipeline's second stage
     directory = tmp_path / "pipeline"
     with pytest.raises(TrainingInterrupted, match="SIGTERM received: stopped after step 2 .* with a checkpoint") as stop:
         run_config(config, directory, CPU, show_progress=False)
@@ -235,24 +247,12 @@ def test_an_interrupted_pretraining_stage_resumes_to_the_same_body(
 ) -> None:
     from tartan_fw.pipeline import run_config
 
-    base = tiny(aux=("tapt",))
-    pretrain = {"type": "pretrain", "max_steps": 4, "lr": 1e-3, "log_every": 1, "checkpoint_every": None}
-    config = {
-        **{key: base[key] for key in ("data_root", "seed", "body", "end_task")},
-        "stages": [
-            {"name": "tapt", "aux_tasks": base["aux_tasks"], "trainer": pretrain},
-            {"name": "finetune", "trainer": {"type": "tartan", "max_steps": 2, "eval_every": 2, "checkpoint_every": None}},
-        ],
-    }
+    config = tapt_then_finetune(
+        tiny, {"max_steps": 4, "lr": 1e-3, "log_every": 1, "checkpoint_every": None},
+        {"max_steps": 2, "eval_every": 2, "checkpoint_every": None},
+    )
     run_config(config, tmp_path / "reference", CPU, show_progress=False)
-    interrupts = [2]
-
-    def interrupt(step: int) -> None:
-        if interrupts and step == interrupts[0]:
-            interrupts.pop()
-            signal.raise_signal(signal.SIGINT)
-
-    after_step(monkeypatch, interrupt, stages=("pretrain",))
+    after_step(monkeypatch, signal_once(2, signal.SIGINT), stages=("pretrain",))
     directory = tmp_path / "pipeline"
     with pytest.raises(TrainingInterrupted, match=r"stopped after step 2 \(pretrain\)"):
         run_config(config, directory, CPU, show_progress=False)
