@@ -38,9 +38,14 @@ def test_first_draw_at_initialisation_reproduces_the_cosines_of_step_one(tmp_pat
     at_init = tool.measure(tmp_path / "run", batches=2, at_init=True)
     tasks = list(at_init["tasks"])
     assert tasks == ["tiny", "tapt", "dapt"] and at_init["step"] == 0
-    assert at_init["draws"]["phi*"][0] == pytest.approx(logged_cosines(tmp_path / "run", tasks, 1), abs=1e-5)
+    assert at_init["draws"]["dev"][0] == pytest.approx(logged_cosines(tmp_path / "run", tasks, 1), abs=1e-5)
 
     trained = tool.measure(tmp_path / "run", batches=2, at_init=False)
     assert trained["step"] == 2  # the last checkpoint
     for values in trained["tasks"].values():
-        assert all(-1 <= values[head]["mean"] <= 1 and values[head]["std"] >= 0 for head in ("phi*", "phi'"))
+        assert all(-1 <= values[source]["mean"] <= 1 and values[source]["se"] >= 0 for source in tool.SOURCES)
+    for task, differences in trained["differences"].items():  # paired: per draw, against the dev source
+        for source, difference in differences.items():
+            per_draw = [row[tasks.index(task)] - base[tasks.index(task)]
+                        for row, base in zip(trained["draws"][source], trained["draws"]["dev"])]
+            assert difference["mean"] == pytest.approx(sum(per_draw) / len(per_draw))

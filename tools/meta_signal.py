@@ -1,17 +1,20 @@
 """What META-TARTAN's task weights respond to, measured on a run's last checkpoint.
 
-For ``--batches`` draws it takes every task's body gradient on a training batch (as a step does)
-and the end-task's dev meta-gradient, through a freshly fitted meta head phi* (Equation 7, the
-run's weighter settings) and through the end-task's own head phi' (Equation 6, ``same_head``),
-and reports each task's mean cosine with each: the quantity that moves the task's logit. It runs
-the weighter's own code, so it shows what training saw, averaged over many batches instead of
-one per step.
+For ``--batches`` paired draws it takes every task's body gradient on a training batch (as a
+step does) and the end-task's dev meta-gradient with the meta head fitted each way META-TARTAN
+can fit it (``--sources``): phi* on a dev sample kept apart from the scored rows (``dev``, the
+default), on an independent training batch (``train``), on the step's own end-task batch
+(``step``), or the end-task's own head phi' (``same_head``, Equation 6). It reports each task's
+mean cosine with each meta-gradient (the quantity that moves the task's logit) with its standard
+error, and the paired difference of every source from the first one. It runs the weighter's own
+code with the run's settings, so it shows what training saw, averaged over many batches instead
+of one per step.
 
 The end-task's cosine through phi' doubles as an overfitting signal: near zero or below, its
 training batches no longer point where its dev loss falls.
 
-    python tools/meta_signal.py runs/quickstart/meta/seed0             # the last checkpoint
-    python tools/meta_signal.py runs/quickstart/meta/seed0 --at-init   # same data, untrained model
+    python tools/meta_signal.py runs/quickstart/meta/seed0 --batches 200   # the last checkpoint
+    python tools/meta_signal.py runs/quickstart/meta/seed0 --at-init       # same data, untrained model
 """
 
 from __future__ import annotations
@@ -40,14 +43,22 @@ def task_gradient(index: int, task, body, parameters) -> TaskGradient:
     return TaskGradient(index, torch.cat([g.reshape(-1) for g in grads]), features, output.labels)
 
 
-def meta_weighter(config: dict, same_head: bool) -> MetaWeighter:
-    """The run's META settings (defaults for a run with fixed weights), updating every step."""
+SOURCES = ("dev", "train", "step", "same_head")
+
+
+def meta_weighter(config: dict, source: str) -> MetaWeighter:
+    """The run's META settings (defaults for a run with fixed weights) with phi* fitted from ``source``."""
     settings = config.get("weighter") or {}
     settings = settings if settings.get("type") == "meta" else {"type": "meta"}
-    return build(Weighter, {**settings, "same_head": same_head, "update_every": 1}, "weighter")
+    fitting = {"same_head": True} if source == "same_head" else {"same_head": False, "meta_source": source}
+    return build(Weighter, {**settings, **fitting, "update_every": 1}, "weighter")
 
 
-def measure(directory: Path, batches: int, at_init: bool) -> dict:
+def mean_and_error(values: list[float]) -> dict[str, float]:
+    return {"mean": statistics.fmean(values), "se": statistics.stdev(values) / len(values) ** 0.5}
+
+
+def measure(directory: Path, batches: int, at_init: bool, sources: tuple[str, ...] = SOURCES) -> dict:
     config = read_run_config(directory)
     if "stages" in config:
         raise SystemExit(f"{directory}: a pipeline; pass the directory of one of its stages")
@@ -64,29 +75,37 @@ def measure(directory: Path, batches: int, at_init: bool) -> dict:
         step = checkpoint.global_step()
     parameters = unique_parameters(body)
     context = WeighterContext(body, parameters, experiment.end_task, device, nullcontext, experiment.seed)
-    weighters = {"phi*": meta_weighter(config, False), "phi'": meta_weighter(config, True)}
+    weighters = {source: meta_weighter(config, source) for source in sources}
     for weighter in weighters.values():
         weighter.setup([t.name for t in tasks], context)
     body.train()
     for task in tasks:
         task.head.train()
-    cosines: dict[str, list[list[float]]] = {label: [] for label in weighters}
+    cosines: dict[str, list[list[float]]] = {source: [] for source in weighters}
     for draw in range(1, batches + 1):
         gradients = [task_gradient(i, task, body, parameters) for i, task in enumerate(tasks)]
-        for label, weighter in weighters.items():
+        for source, weighter in weighters.items():
             weighter.begin_step(draw)
             for gradient in gradients:
                 weighter.coefficient(gradient)
-            cosines[label].append(weighter.cosines.tolist())
+            cosines[source].append(weighter.cosines.tolist())
+    first = sources[0]
     return {
         "run": str(directory),
         "step": step,
         "batches": batches,
-        "draws": cosines,  # per head, per draw, per task (the first draw at initialisation is training's step 1)
+        "draws": cosines,  # per source, per draw, per task (the first draw at initialisation is training's step 1)
         "tasks": {
             task.name: {
-                label: {"mean": statistics.fmean(row[i] for row in rows), "std": statistics.stdev(row[i] for row in rows)}
-                for label, rows in cosines.items()
+                source: mean_and_error([row[i] for row in rows]) for source, rows in cosines.items()
+            }
+            for i, task in enumerate(tasks)
+        },
+        "paired_difference_from": first,
+        "differences": {
+            task.name: {
+                source: mean_and_error([row[i] - base[i] for row, base in zip(rows, cosines[first])])
+                for source, rows in cosines.items() if source != first
             }
             for i, task in enumerate(tasks)
         },
@@ -96,22 +115,30 @@ def measure(directory: Path, batches: int, at_init: bool) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--batches", type=int, default=20, help="draws of one batch per task (at least 2)")
+    parser.add_argument("--batches", type=int, default=20, help="paired draws of one batch per task (at least 2)")
+    parser.add_argument("--sources", default=",".join(SOURCES),
+                        help=f"meta heads to compare, the first the reference (default {','.join(SOURCES)})")
     parser.add_argument("--at-init", action="store_true", help="the run's model as initialised, not its checkpoint")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
+    sources = tuple(args.sources.split(","))
     if args.batches < 2:
         parser.error("--batches must be at least 2")
+    if unknown := sorted(set(sources) - set(SOURCES)):
+        parser.error(f"--sources: unknown {', '.join(unknown)} (choose from {', '.join(SOURCES)})")
     if args.threads:
         torch.set_num_threads(args.threads)
-    result = measure(args.run_dir, args.batches, args.at_init)
+    result = measure(args.run_dir, args.batches, args.at_init, sources)
     where = "at initialisation" if args.at_init else f"at step {result['step']}"
-    print(f"{args.run_dir} {where}: cosine with the dev meta-gradient, mean ± std over {args.batches} batches")
-    print(f"{'task':24s} {'through phi* (Eq. 7)':>22s} {'through phi_prime (Eq. 6)':>26s}")
-    for name, values in result["tasks"].items():
-        cells = [f"{values[label]['mean']:+.3f} ± {values[label]['std']:.3f}" for label in ("phi*", "phi'")]
-        print(f"{name:24s} {cells[0]:>22s} {cells[1]:>26s}")
+    print(f"{args.run_dir} {where}: cosine with the dev meta-gradient, mean ± s.e. over {args.batches} paired draws")
+    print(f"{'phi* fitted on':14s} " + " ".join(f"{name:>16s}" for name in result["tasks"]))
+    for source in sources:
+        cells = [f"{v[source]['mean']:+.3f} ± {v[source]['se']:.3f}" for v in result["tasks"].values()]
+        print(f"{source:14s} " + " ".join(f"{cell:>16s}" for cell in cells))
+    for source in sources[1:]:
+        cells = [f"{v[source]['mean']:+.3f} ± {v[source]['se']:.3f}" for v in result["differences"].values()]
+        print(f"{source + ' - ' + sources[0]:14s} " + " ".join(f"{cell:>16s}" for cell in cells))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
 
