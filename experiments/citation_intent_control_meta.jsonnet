@@ -4,5 +4,5 @@ local lib = import 'lib/tartan.libsonnet';
 
 (import 'citation_intent_control_mt.jsonnet') + {
   description: 'META-TARTAN on citation_intent with a random-labels control task',
-  weighter: lib.meta_weighter() + { meta_batch_size: 16, dev_batch_size: 16 },
+  weighter: lib.cpu_meta_weighter(),
 }

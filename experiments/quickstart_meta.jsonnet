@@ -5,5 +5,5 @@ local lib = import 'lib/tartan.libsonnet';
 
 (import 'quickstart.jsonnet') + {
   description: 'META-TARTAN quickstart on citation_intent with a small from-scratch encoder',
-  weighter: lib.meta_weighter() + { meta_batch_size: 16, dev_batch_size: 16 },
+  weighter: lib.cpu_meta_weighter(),
 }

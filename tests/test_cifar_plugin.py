@@ -139,7 +139,7 @@ def test_a_few_steps_through_the_cli(config: str, cifar_root: Path, tmp_path: Pa
     small = ["-o", "trainer.max_steps=3", "-o", "trainer.eval_every=3", "-o", "body.channels=[8,8,16]",
              "-o", "end_task.batch_size=8", "-o", "aux_tasks.0.batch_size=8", "-o", "trainer.log_every=1"]
     if "meta" in config:
-        small += ["-o", "weighter.meta_batch_size=4", "-o", "weighter.dev_batch_size=4"]
+        small += ["-o", "weighter.meta_batch_size=1", "-o", "weighter.dev_batch_size=1"]  # the test data has 2 dev images
     out = tmp_path / "run"
     result = CliRunner().invoke(cli, ["run", f"experiments/{config}", "-s", str(out), "--device", "cpu", "--quiet",
                                       *small])

@@ -5,7 +5,8 @@
 // alongside the end-task, then fine-tunes with the fine-tuning run's schedule.
 local lib = import 'tartan.libsonnet';
 
-function(task_name, method, steps=400, weight_lr=0.1)
+// meta: META-TARTAN settings over lib.cpu_meta_weighter's.
+function(task_name, method, steps=400, meta={})
   local task = lib.tasks[task_name];
   local trainer = {
     type: 'tartan',
@@ -33,7 +34,7 @@ function(task_name, method, steps=400, weight_lr=0.1)
       ],
     },
     mt: common + { aux_tasks: [lib.tapt(task, 16)], weighter: { type: 'uniform' }, trainer: trainer },
-    meta: self.mt + { weighter: lib.meta_weighter(weight_lr) + { meta_batch_size: 16, dev_batch_size: 16 } },
+    meta: self.mt + { weighter: lib.cpu_meta_weighter(meta) },
   };
   assert std.objectHas(methods, method) : 'method must be one of ' + std.join(', ', std.objectFields(methods));
   methods[method]
