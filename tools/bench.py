@@ -5,6 +5,13 @@ from-scratch BERT, synthetic text, the real tasks and weighters), each configura
 subprocess so that peak-memory figures do not mix. Synthetic data: random pseudo-words, every text
 longer than ``--seq-len`` tokens, so every sequence is exactly ``--seq-len`` long.
 
+Two references run beside them on the same shapes and batches: ``hf_finetune``, the plain
+Hugging Face loop (``BertForSequenceClassification``, AdamW, clipping), against which the
+fine-tune step should be no slower; and ``released_meta_k*``, META-TARTAN computed the way the
+authors' released code (ldery/TARTAN) does it: phi* fitted with a full body forward on each of
+its steps, one autograd call per task returning per-parameter gradients, and cosines and the
+update summed parameter by parameter.
+
 Time: median over ``--steps`` steps after ``--warmup`` steps (CUDA is synchronised around each).
 Memory: on CUDA ``torch.cuda.max_memory_allocated`` over the steps; on CPU the process's peak
 resident set (``VmHWM`` in /proc/self/status, reset by writing 5 to /proc/self/clear_refs just
@@ -27,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -51,9 +59,10 @@ class Case:
     """One measured configuration: which tasks the step runs and how they are weighted."""
 
     name: str
-    tasks: str  # "end", "mlm" or "end+mlm"
+    tasks: str  # "end", "mlm", "end+mlm", or "hf" (the plain Hugging Face fine-tuning loop)
     aux: int = 1
     weighter: str = "uniform"
+    released: bool = False  # META-TARTAN in the released code's compute pattern
     mask_probability: float = 0.15
     all_positions: bool = False
 
@@ -91,8 +100,9 @@ def experiment_config(args: argparse.Namespace, case: Case, data_root: Path) -> 
         for i in range(case.aux)
     ]
     weighter: dict[str, Any] = {"type": case.weighter}
-    if case.weighter == "meta" and args.dev_batch_size:
-        weighter["dev_batch_size"] = args.dev_batch_size
+    if case.weighter == "meta":
+        sizes = {"dev_batch_size": args.dev_batch_size, "meta_batch_size": args.meta_batch_size}
+        weighter.update({key: value for key, value in sizes.items() if value})
     return {
         "data_root": str(data_root),
         "seed": 0,
@@ -114,6 +124,8 @@ def measure(args: argparse.Namespace, case: Case, data_root: Path) -> dict[str, 
     from tartan_fw.training.trainer import Run, StageLoop
 
     device = torch.device(args.device)
+    if case.tasks == "hf":
+        return measure_steps(args, hugging_face_step(args, device), device, tokens_per_step=args.batch_size * args.seq_len)
     experiment = build(Experiment, experiment_config(args, case, data_root))
     body, aux_tasks = prepare(experiment, device)
     if case.all_positions:
@@ -123,21 +135,138 @@ def measure(args: argparse.Namespace, case: Case, data_root: Path) -> dict[str, 
     run = Run(body, experiment.end_task, aux_tasks, experiment.weighter, data_root, device, 0, show_progress=False)
     trainer = experiment.trainer
     loop = StageLoop(trainer, run, "bench", tasks, experiment.weighter, trainer.schedule, first_step=0)
+    step = ReleasedMetaStep(loop) if case.released else loop.step
+    result = measure_steps(args, step, device)
+    tokens = sum(loop.tokens.values()) / (args.warmup + args.steps)
+    masked = sum(int(t.next_batch()["num_targets"]) for t in tasks if t in aux_tasks)
+    result.update(tokens_per_s=tokens / result["step_s"], tokens_per_step=tokens, masked_per_step=masked,
+                  model_tflops_per_s=model_flops(body, [t for t in tasks if t in aux_tasks], tokens, masked)
+                  / result["step_s"] / 1e12)
+    return result
+
+
+def measure_steps(args: argparse.Namespace, step: Any, device: torch.device, tokens_per_step: float = 0.0) -> dict[str, Any]:
+    """Median wall and CPU time of ``step(n)`` after warm-up, and peak memory over the steps."""
     memory = MemoryProbe(device)
     times, cpu_times = [], []
-    for step in range(1, args.warmup + args.steps + 1):
+    for n in range(1, args.warmup + args.steps + 1):
         memory.synchronize()
         started, cpu_started = time.perf_counter(), time.process_time()
-        loop.step(step)
+        step(n)
         memory.synchronize()
         times.append(time.perf_counter() - started)
         cpu_times.append(time.process_time() - cpu_started)
     median = statistics.median(times[args.warmup :])
-    tokens = sum(loop.tokens.values()) / (args.warmup + args.steps)
-    masked = sum(int(t.next_batch()["num_targets"]) for t in tasks if t in aux_tasks)
-    return {"step_s": median, "cpu_s": statistics.median(cpu_times[args.warmup :]), "tokens_per_s": tokens / median,
-            "tokens_per_step": tokens, "masked_per_step": masked, "times_s": times, **memory.read(),
-            "model_tflops_per_s": model_flops(body, [t for t in tasks if t in aux_tasks], tokens, masked) / median / 1e12}
+    return {"step_s": median, "cpu_s": statistics.median(cpu_times[args.warmup :]), "times_s": times,
+            "tokens_per_s": tokens_per_step / median, "tokens_per_step": tokens_per_step, "masked_per_step": 0,
+            "model_tflops_per_s": 0.0, **memory.read()}
+
+
+def hugging_face_step(args: argparse.Namespace, device: torch.device) -> Any:
+    """The plain Hugging Face loop of the fine-tune row's shape: forward, backward, clip, AdamW."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    shape = MODELS[args.model]
+    config = BertConfig(vocab_size=shape["vocab_size"], hidden_size=shape["hidden_size"],
+                        num_hidden_layers=shape["num_layers"], num_attention_heads=shape["num_heads"],
+                        intermediate_size=shape["intermediate_size"], num_labels=NUM_LABELS,
+                        max_position_embeddings=max(512, args.seq_len))
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(config).to(device).train()
+    fused = {"fused": True} if device.type == "cuda" else {}
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01, **fused)
+    inputs = torch.randint(5, shape["vocab_size"], (args.batch_size, args.seq_len), device=device)
+    mask = torch.ones_like(inputs)
+    labels = torch.randint(0, NUM_LABELS, (args.batch_size,), device=device)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+
+    def step(_: int) -> None:
+        with autocast:
+            loss = model(input_ids=inputs, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad()
+
+    return step
+
+
+class ReleasedMetaStep:
+    """One META-TARTAN step as the released code (ldery/TARTAN ``endtask_aware.py``) computes it.
+
+    Same tasks, batches, weighter settings and optimiser as the real step; what differs is the
+    compute pattern: each task's gradients come back from ``torch.autograd.grad`` as one tensor per
+    parameter and are added into ``.grad`` parameter by parameter; phi* is fitted by running the
+    body forward on every fitting step; cosines are sums of per-parameter dot products.
+    """
+
+    def __init__(self, loop: Any) -> None:
+        self.loop = loop
+        self.weighter = loop.weighter
+        self.body_parameters = list(loop.flat.parameters)
+
+    def __call__(self, step: int) -> None:
+        loop, weighter = self.loop, self.weighter
+        weighter.step = step
+        end_task = loop.run.end_task
+        weights = torch.softmax(weighter.logits, 0)
+        loop.flat.grad.zero_()
+        for task in loop.tasks:
+            for p in task.head.parameters():
+                p.grad = None
+        task_grads = []
+        for index, task in enumerate(loop.tasks):
+            batch = _to_device(task.next_batch(), loop.run.device)
+            loop.tokens[task.name] += int(batch["attention_mask"].sum())
+            with loop.run.autocast():
+                output = task.loss(loop.model, batch)
+            loss = output.total / batch["num_targets"].clamp(min=1)
+            head = list(task.head.parameters())
+            grads = torch.autograd.grad(loss, self.body_parameters + head, allow_unused=True)
+            body_weight = float(weights[index])  # heads update from their own unweighted gradients
+            for position, (p, g) in enumerate(zip(self.body_parameters + head, grads)):
+                if g is not None:
+                    scale = body_weight if position < len(self.body_parameters) else 1.0
+                    p.grad = g * scale if p.grad is None else p.grad.add_(g, alpha=scale)
+            task_grads.append(grads[: len(self.body_parameters)])
+        meta_grads = self.meta_gradient(end_task)
+        meta_norm = torch.sqrt(sum((g * g).sum() for g in meta_grads if g is not None))
+        for index, grads in enumerate(task_grads):
+            dot = sum((m * g).sum() for m, g in zip(meta_grads, grads) if m is not None and g is not None)
+            norm = torch.sqrt(sum((g * g).sum() for g in grads if g is not None))
+            weighter.logits[index] += weighter.weight_lr * dot / (norm * meta_norm)
+        torch.nn.utils.clip_grad_norm_(loop.all_parameters, loop.trainer.max_grad_norm)
+        loop.optimizer.step()
+
+    def meta_gradient(self, end_task: Any) -> tuple[torch.Tensor, ...]:
+        weighter = self.weighter
+        fit_rows, scored_rows = weighter.rows()
+        head = end_task.head_config.construct(body=self.loop.run.body, num_labels=len(end_task.labels))
+        head = head.to(self.loop.run.device)
+        optimizer = torch.optim.AdamW(head.parameters(), lr=weighter.meta_head_lr,
+                                      weight_decay=weighter.meta_head_weight_decay, betas=(0.9, 0.98))
+        fit = _to_device(end_task.collate(fit_rows, "dev"), self.loop.run.device)
+        previous = float("inf")
+        for _ in range(weighter.meta_head_steps):
+            with self.loop.run.autocast():
+                logits = head(head.features(end_task.encode(self.loop.model, fit)))
+            loss = torch.nn.functional.cross_entropy(logits.float(), fit["labels"])
+            grads = torch.autograd.grad(loss, list(head.parameters()))
+            for p, g in zip(head.parameters(), grads):
+                p.grad = g
+            optimizer.step()
+            if abs(loss.item() - previous) < weighter.meta_head_tolerance:
+                break
+            previous = loss.item()
+        scored = _to_device(end_task.collate(scored_rows, "dev"), self.loop.run.device)
+        with self.loop.run.autocast():
+            logits = head(head.features(end_task.encode(self.loop.model, scored)))
+        loss = torch.nn.functional.cross_entropy(logits.float(), scored["labels"])
+        return torch.autograd.grad(loss, self.body_parameters, allow_unused=True)
+
+
+def _to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
 def model_flops(body: torch.nn.Module, mlm_tasks: list[Any], tokens: float, masked: int) -> float:
@@ -203,11 +332,12 @@ def _status_kb(key: str) -> int:
 
 
 def cases(args: argparse.Namespace) -> list[Case]:
-    chosen = [Case("finetune", "end", aux=0), Case("mlm", "mlm")]
-    for k in (1, 2):
-        chosen += [Case(f"mt_k{k}", "end+mlm", aux=k), Case(f"meta_k{k}", "end+mlm", aux=k, weighter="meta")]
+    chosen = [Case("hf_finetune", "hf", aux=0), Case("finetune", "end", aux=0), Case("mlm", "mlm")]
+    for k in (1, 2) if args.quick else (1, 2, 4):
+        chosen += [Case(f"mt_k{k}", "end+mlm", aux=k), Case(f"meta_k{k}", "end+mlm", aux=k, weighter="meta"),
+                   Case(f"released_meta_k{k}", "end+mlm", aux=k, weighter="meta", released=True)]
+    chosen.append(Case("hf_finetune_again", "hf", aux=0))  # the reference before and after: drift shows
     if not args.quick:
-        chosen += [Case("mt_k4", "end+mlm", aux=4), Case("meta_k4", "end+mlm", aux=4, weighter="meta")]
         for p in args.mask_probabilities:
             if p != 0.15:
                 chosen.append(Case(f"mlm_p{p}", "mlm", mask_probability=p))
@@ -228,12 +358,14 @@ def run_case(args: argparse.Namespace, case: Case, data_root: Path, cache: Path)
 def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Print the table and the ratios; on CPU every ratio is given by wall time and by CPU time."""
     clocks = ["step_s"] if args.device == "cuda" else ["step_s", "cpu_s"]
-    dev_batch = args.dev_batch_size or inspect.signature(MetaWeighter).parameters["dev_batch_size"].default
+    defaults = inspect.signature(MetaWeighter).parameters
+    dev_batch = args.dev_batch_size or defaults["dev_batch_size"].default
+    meta_batch = args.meta_batch_size or defaults["meta_batch_size"].default
     shape = MODELS[args.model]
     print(f"\nmodel {args.model} ({shape['hidden_size']} hidden, {shape['num_layers']} layers, vocab "
           f"{shape['vocab_size']}), seq {args.seq_len}, batch {args.batch_size} per task, device {args.device}, "
           f"threads {args.threads or 'default'}, median of {args.steps} steps after {args.warmup} warmup; "
-          f"META dev batch {dev_batch}")
+          f"META: phi* fitted on {meta_batch} dev examples, meta-gradient on {dev_batch} others")
     peak = peak_tflops(args)
     print(f"\n{'configuration':<16}{'wall ms':>10}{'cpu ms':>10}{'tokens/s':>10}{'masked':>8}{'peak MB':>9}{'growth MB':>11}"
           f"{'TFLOP/s':>9}{'MFU %':>7}")
@@ -253,10 +385,15 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict
     print()
     for k in (1, 2):
         ratio(f"MT / (finetune + {k} MLM), K={k}", [f"mt_k{k}"], ["finetune"] + ["mlm"] * k, 1.1)
-    for k, goal in ((1, 1.5), (2, 1.35)):
-        ratio(f"META / MT, K={k}", [f"meta_k{k}"], [f"mt_k{k}"], goal)
+    for reference in ("hf_finetune", "hf_finetune_again"):  # measured before and after the others
+        ratio(f"finetune / {reference}", ["finetune"], [reference], 1.0)
+    ks = (1, 2, 4) if "meta_k4" in results else (1, 2)
+    for k in ks:
+        ratio(f"META / MT, K={k}", [f"meta_k{k}"], [f"mt_k{k}"], {1: 1.5, 2: 1.35}.get(k))
+    for k in ks:
+        ratio(f"released META / META, K={k}", [f"released_meta_k{k}"], [f"meta_k{k}"])
     if "meta_k4" in results:
-        for method in ("mt", "meta"):
+        for method in ("mt", "meta", "released_meta"):
             peaks = {k: round(results[f"{method}_k{k}"]["peak_growth_mb"]) for k in (1, 2, 4)}
             summary[f"{method}_peak_growth_mb"] = peaks
             print(f"{method.upper()} peak memory growth over setup: " + ", ".join(f"K={k} {v} MB" for k, v in peaks.items()))
@@ -280,6 +417,7 @@ def parse(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=32, help="examples per task and step")
     parser.add_argument("--seq-len", type=int, help="tokens per sequence (default: the model's)")
     parser.add_argument("--dev-batch-size", type=int, help="META's dev examples per meta-gradient (default: the weighter's)")
+    parser.add_argument("--meta-batch-size", type=int, help="META's dev examples phi* is fitted on (default: the weighter's)")
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
@@ -294,8 +432,9 @@ def parse(argv: Optional[list[str]] = None) -> argparse.Namespace:
     args.seq_len = args.seq_len or MODELS[args.model]["seq_len"]
     args.forwarded = ["--model", args.model, "--device", args.device, "--batch-size", str(args.batch_size),
                       "--seq-len", str(args.seq_len), "--steps", str(args.steps), "--warmup", str(args.warmup)]
-    if args.dev_batch_size:
-        args.forwarded += ["--dev-batch-size", str(args.dev_batch_size)]
+    for flag, value in (("--dev-batch-size", args.dev_batch_size), ("--meta-batch-size", args.meta_batch_size)):
+        if value:
+            args.forwarded += [flag, str(value)]
     if args.threads:
         args.forwarded += ["--threads", str(args.threads)]
     return args
