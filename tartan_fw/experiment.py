@@ -7,7 +7,7 @@ import logging
 import random
 import shutil
 from pathlib import Path
-from typing import Any, Iterable, List, Optional
+from typing import Any, Callable, Iterable, List, Optional
 
 import torch
 
@@ -16,18 +16,17 @@ from tartan_fw.data.root import DataRoot
 from tartan_fw.errors import TartanError
 from tartan_fw.models.bodies import Body
 from tartan_fw.tasks import AuxTask, EndTask
+from tartan_fw.run_directory import RunDirectory, read_run_config
 from tartan_fw.trained import save_model_files
 from tartan_fw.training.body_weights import load_body
 from tartan_fw.training.checkpoint import TrainingCheckpoint, atomic_write_text, load_end_task_model
 from tartan_fw.training.compute import training_compute
 from tartan_fw.training.distributed import data_parallel
 from tartan_fw.training.logging import RunLogger, TensorBoardLogger
-from tartan_fw.training.trainer import Run, TartanTrainer, Trainer
-import tartan_fw.training.pretrain  # noqa: F401  (registers the 'pretrain' trainer)
+from tartan_fw.training.results import RunMetrics
+from tartan_fw.training.stage import Stage
+from tartan_fw.training.trainer import Run, StageLoop, TartanTrainer, Trainer
 from tartan_fw.weighters import UniformWeighter, Weighter
-
-CONFIG_FILE = "config.json"
-METRICS_FILE = "metrics.json"
 
 
 class Experiment:
@@ -128,8 +127,9 @@ def start_run_directory(directory: Path, config: dict[str, Any], ext_vars: Optio
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
-    write_json(directory / CONFIG_FILE, config)
-    write_json(directory / "ext_vars.json", ext_vars or {})
+    files = RunDirectory(directory)
+    write_json(files.config, config)
+    write_json(files.ext_vars, ext_vars or {})
 
 
 def run_experiment(
@@ -140,7 +140,7 @@ def run_experiment(
     show_progress: bool = True,
     ext_vars: Optional[dict[str, str]] = None,
     resume: bool = False,
-) -> dict[str, Any]:
+) -> RunMetrics:
     """Train and evaluate ``config`` into ``directory``; returns the metrics written there.
 
     ``resume`` continues the unfinished run in ``directory`` from its last checkpoint (from the
@@ -149,46 +149,48 @@ def run_experiment(
     """
     check_run_directory(config, directory, force, resume)
     experiment = build(Experiment, config)
+    files = RunDirectory(directory)
     with data_parallel(device) as parallel:
         with parallel.main_first():  # the first process fills the tokenizer and tokenisation caches
             body, aux_tasks = prepare(experiment, parallel.device)
         if parallel.is_main and not resume:
             start_run_directory(directory, config, ext_vars)
-            write_json(directory / "labels.json", experiment.end_task.labels)
-            save_model_files(body, directory)
+            write_json(files.labels, experiment.end_task.labels)
+            save_model_files(body, files.model_folder)
         logger, handler = RunLogger(), logging.NullHandler()
         if parallel.is_main:
-            handler = logging.FileHandler(directory / "log.txt")
+            handler = logging.FileHandler(files.log)
             handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-            checkpoint = TrainingCheckpoint(directory / "checkpoint")
+            checkpoint = TrainingCheckpoint(files.checkpoint)
             purge_step = (checkpoint.global_step() if checkpoint.exists() else 0) + 1 if resume else None
-            logger = TensorBoardLogger(directory / "tensorboard", config, purge_step)
+            logger = TensorBoardLogger(files.tensorboard, config, purge_step)
         logging.getLogger("tartan_fw").addHandler(handler)
         run = Run(body, experiment.end_task, aux_tasks, experiment.weighter, directory, parallel.device,
                   experiment.seed, logger, show_progress and parallel.is_main, parallel, resume)
         try:
             metrics = experiment.trainer.fit(run)
-            metrics["compute"] = training_compute(body, run.tasks, metrics)
+            metrics.compute = training_compute(body, run.tasks, metrics)
         finally:
             logger.close()
             logging.getLogger("tartan_fw").removeHandler(handler)
             handler.close()
         if parallel.is_main:
-            write_json(directory / METRICS_FILE, metrics)
+            write_json(files.metrics, metrics.to_dict())
     return metrics
 
 
 def check_resumable(config: dict[str, Any], directory: Path) -> None:
     """A run can be resumed when it is unfinished and ``config`` is the one it was started with."""
-    if not (directory / CONFIG_FILE).exists():
-        raise TartanError(f"{directory}: no run to resume (no {CONFIG_FILE}); start one with tartan-fw run")
-    if (directory / METRICS_FILE).exists():
-        raise TartanError(f"{directory}: the run has finished ({METRICS_FILE} exists); there is nothing to resume")
-    saved = json.loads((directory / CONFIG_FILE).read_text())
+    files = RunDirectory(directory)
+    if not files.is_started():
+        raise TartanError(f"{directory}: no run to resume (no {files.config.name}); start one with tartan-fw run")
+    if files.is_finished():
+        raise TartanError(f"{directory}: the run has finished ({files.metrics.name} exists); there is nothing to resume")
+    saved = json.loads(files.config.read_text())
     changed = _differences(saved, json.loads(json.dumps(config)))
     if changed:
         raise TartanError(
-            f"{directory}: the config differs from the run's {CONFIG_FILE} at {', '.join(changed[:5])}; "
+            f"{directory}: the config differs from the run's {files.config.name} at {', '.join(changed[:5])}; "
             f"a run resumes with its own config: tartan-fw resume {directory}"
         )
 
@@ -201,16 +203,25 @@ def _differences(saved: Any, given: Any, path: str = "") -> list[str]:
     return [] if saved == given else [path or "(top level)"]
 
 
-def read_run_config(directory: Path, include: Iterable[str] = ()) -> dict[str, Any]:
-    """A run's resolved config, with the plugins it (and ``include``) needs imported."""
-    from tartan_fw.plugins import load_plugins
+def training_loop(
+    config: dict[str, Any], directory: Path, device: torch.device = torch.device("cpu"),
+    choose: Optional[Callable[[Run, list[Stage]], Stage]] = None,
+) -> StageLoop:
+    """The loop of an experiment's first stage (or of the stage ``choose`` returns), to drive step by step.
 
-    config_path = directory / CONFIG_FILE
-    if not config_path.exists():
-        raise TartanError(f"{directory}: not a run directory (no {CONFIG_FILE}); pass the -s folder of a finished run")
-    config = json.loads(config_path.read_text())
-    load_plugins([*include, *config.get("include", [])])
-    return config
+    Built exactly as ``run`` builds it (same seeding, data, weighter and settings) but writes
+    nothing: for tests and tools that inspect single steps. ``directory`` is where the loop's
+    callbacks would write.
+    """
+    experiment = build(Experiment, config)
+    body, aux_tasks = prepare(experiment, device)
+    run = Run(body, experiment.end_task, aux_tasks, experiment.weighter, directory, device, experiment.seed,
+              show_progress=False)
+    trainer = experiment.trainer
+    if not isinstance(trainer, TartanTrainer):
+        raise TartanError(f"trainer: {type(trainer).__name__} has no stage loop to drive step by step")
+    stages = trainer.stages(run)
+    return trainer.loop(run, choose(run, stages) if choose else stages[0])
 
 
 def load_run(directory: Path, device: torch.device, include: Iterable[str] = ()) -> Run:

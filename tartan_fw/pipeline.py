@@ -19,6 +19,7 @@ added up under ``compute``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -29,11 +30,11 @@ import torch
 from tartan_fw.common.config import deep_merge
 from tartan_fw.common.from_config import validate
 from tartan_fw.errors import ConfigurationError
-from tartan_fw.experiment import (
-    CONFIG_FILE, METRICS_FILE, Experiment, check_run_directory, run_experiment, start_run_directory, write_json,
-)
+from tartan_fw.experiment import Experiment, check_run_directory, run_experiment, start_run_directory, write_json
+from tartan_fw.run_directory import RunDirectory
 from tartan_fw.training.compute import total_compute
 from tartan_fw.training.distributed import data_parallel
+from tartan_fw.training.results import RunMetrics, StageSummary
 
 STAGE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 PIPELINE_KEYS = ("stages", "description")
@@ -95,7 +96,7 @@ def run_config(
     show_progress: bool = True,
     ext_vars: Optional[dict[str, str]] = None,
     resume: bool = False,
-) -> dict[str, Any]:
+) -> RunMetrics:
     """Run an experiment or a pipeline config into ``directory``; returns its metrics.
 
     ``resume`` continues an unfinished run: a pipeline keeps its finished stages and resumes the
@@ -112,26 +113,21 @@ def run_config(
         if parallel.is_main and not resume:
             start_run_directory(directory, config, ext_vars)
         parallel.barrier()
-        summaries: list[dict[str, Any]] = []
+        files = RunDirectory(directory)
+        summaries: list[StageSummary] = []
         previous: Optional[Path] = None
-        metrics: dict[str, Any] = {}
         for name, stage in stages:
             if previous is not None:
                 stage = {**stage, "init_from": str(previous.resolve())}
-            stage_dir = directory / name
-            if resume and (stage_dir / METRICS_FILE).exists():
-                metrics = json.loads((stage_dir / METRICS_FILE).read_text())
+            stage_files = files.stage(name)
+            if resume and stage_files.is_finished():
+                metrics = RunMetrics.from_dict(json.loads(stage_files.metrics.read_text()))
             else:
-                started = resume and (stage_dir / CONFIG_FILE).exists()
-                metrics = run_experiment(stage, stage_dir, device, False, show_progress, ext_vars, started)
-            summaries.append(_summary(name, metrics))
-            previous = stage_dir
-        result = {**metrics, "pipeline": summaries, "compute": total_compute([s["compute"] for s in summaries])}
+                started = resume and stage_files.is_started()
+                metrics = run_experiment(stage, stage_files.root, device, False, show_progress, ext_vars, started)
+            summaries.append(metrics.summary(name))
+            previous = stage_files.root
+        result = dataclasses.replace(metrics, pipeline=summaries, compute=total_compute([s.compute for s in summaries]))
         if parallel.is_main:
-            write_json(directory / METRICS_FILE, result)
+            write_json(files.metrics, result.to_dict())
     return result
-
-
-def _summary(name: str, metrics: dict[str, Any]) -> dict[str, Any]:
-    keys = ("best_dev", "best_step", "test", "steps", "wall_time_s", "tokens", "compute")
-    return {"name": name, **{key: metrics[key] for key in keys}}

@@ -23,7 +23,16 @@ from typing import Iterable
 from tartan_fw.errors import TartanError
 
 ENTRY_POINT_GROUP = "tartan_fw.plugins"
+# The packages whose ``__init__`` registers the built-in components of each family.
+BUILTIN_PACKAGES = ("tartan_fw.data.readers", "tartan_fw.models.bodies", "tartan_fw.models.heads", "tartan_fw.tasks",
+                    "tartan_fw.weighters", "tartan_fw.training")
 _LOADED: list[str] = []
+
+
+def load_builtins() -> None:
+    """Register every built-in component (importing the experiment does too; listing needs them all)."""
+    for package in BUILTIN_PACKAGES:
+        importlib.import_module(package)
 
 
 def loaded_plugins() -> list[str]:
@@ -74,7 +83,9 @@ def discover_folder(folder: Path) -> list[str]:
 
 
 def load_plugins(include: Iterable[str] = (), plugin_folder: Path | None = None) -> None:
-    """Import entry-point plugins, the modules of ``plugin_folder`` (default ``./plugins``), then ``include``."""
+    """Import the built-ins, entry-point plugins, the modules of ``plugin_folder`` (default ``./plugins``), then
+    ``include``."""
+    load_builtins()
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         import_plugin(entry_point.module, f"entry point '{entry_point.name}'")
     folder = (plugin_folder if plugin_folder is not None else Path("plugins")).resolve()

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
 import torch
 
@@ -24,21 +24,17 @@ from tartan_fw.data.tokenized import tokenize
 from tartan_fw.errors import TartanError
 from tartan_fw.models.bodies.base import Body
 from tartan_fw.models.heads import ClassificationHead
-
-MODEL_FOLDER = "model"
-LABELS_FILE = "labels.json"
-BODY_FILE = "body.json"
+from tartan_fw.run_directory import BODY_SETTINGS_FILE, LABELS_FILE, RunDirectory, read_run_config
 
 
-def save_model_files(body: Any, directory: Path) -> None:
-    """Write the encoder's config and tokenizer into ``directory/model`` (bodies without both: nothing)."""
+def save_model_files(body: Body, folder: Path) -> None:
+    """Write the encoder's config and tokenizer into ``folder`` (bodies without both: nothing)."""
     encoder, tokenizer = getattr(body, "encoder", None), getattr(body, "tokenizer", None)
     if encoder is None or tokenizer is None:
         return
-    folder = directory / MODEL_FOLDER
     encoder.config.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    (folder / BODY_FILE).write_text(json.dumps({"max_length": body.max_length}) + "\n")
+    (folder / BODY_SETTINGS_FILE).write_text(json.dumps({"max_length": body.max_length}) + "\n")
 
 
 class SavedEncoderBody(Body):
@@ -51,7 +47,7 @@ class SavedEncoderBody(Body):
     def __init__(self, folder: Path) -> None:
         from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoTokenizer
 
-        max_length = json.loads((folder / BODY_FILE).read_text())["max_length"]
+        max_length = json.loads((folder / BODY_SETTINGS_FILE).read_text())["max_length"]
         super().__init__(max_length)
         config = AutoConfig.from_pretrained(folder)
         try:
@@ -92,25 +88,24 @@ class TrainedModel:
 def load_trained_model(directory: Path, device: torch.device, include: Iterable[str] = ()) -> TrainedModel:
     """The run's best end-task model, from the run directory alone (no data is read)."""
     from tartan_fw.common.from_config import build
-    from tartan_fw.experiment import read_run_config
     from tartan_fw.tasks import ClassificationTask, EndTask
-    from tartan_fw.training.body_weights import CHECKPOINT_FILE
     from tartan_fw.training.checkpoint import load_end_task_model
 
     config = read_run_config(directory, include)
+    files = RunDirectory(directory)
     end_task = build(EndTask, config["end_task"], "end_task")
     if not isinstance(end_task, ClassificationTask):
         raise TartanError(f"{directory}: the end-task is not text classification; predict and export need one")
-    folder = directory / MODEL_FOLDER
-    if not (folder / BODY_FILE).exists():
+    folder = files.model_folder
+    if not (folder / BODY_SETTINGS_FILE).exists():
         raise TartanError(
             f"{folder}: missing; the run's body has no Hugging Face encoder and tokenizer, or the run was made "
             f"before runs saved them; retrain it with this version of tartan-fw"
         )
-    checkpoint = directory / CHECKPOINT_FILE
+    checkpoint = files.best_model
     if not checkpoint.exists():
         raise TartanError(f"{checkpoint}: no checkpoint; the run did not finish an evaluation")
-    labels = json.loads((directory / LABELS_FILE).read_text())
+    labels = json.loads(files.labels.read_text())
     body = SavedEncoderBody(folder)
     head = end_task.head_config.construct(body=body, num_labels=len(labels))
     if not isinstance(head, ClassificationHead):

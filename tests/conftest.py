@@ -70,10 +70,10 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 @pytest.fixture
 def registry():
     """Restores every registry, and forgets the plugins loaded meanwhile, after the test."""
-    import tartan_fw.experiment  # noqa: F401  (the built-ins register before the snapshot, so they survive it)
     from tartan_fw import plugins
     from tartan_fw.common import registrable
 
+    plugins.load_builtins()  # before the snapshot, so the built-ins survive it
     saved, loaded = registrable.snapshot(), plugins.loaded_plugins()
     yield registrable
     registrable.restore(saved)

@@ -9,10 +9,8 @@ from typing import Any
 import pytest
 import torch
 
-import tartan_fw.experiment  # noqa: F401  (registers every built-in weighter before collection)
-from tartan_fw.common.from_config import build
-from tartan_fw.experiment import Experiment, prepare
-from tartan_fw.training.trainer import Run, StageLoop
+from tartan_fw.experiment import training_loop
+from tartan_fw.training import StageLoop
 from tartan_fw.weighters import Weighter
 
 CPU = torch.device("cpu")
@@ -20,15 +18,6 @@ CPU = torch.device("cpu")
 CONFIGS: dict[str, dict[str, Any]] = {"fixed": {"type": "fixed", "weights": {"tiny": 3.0, "tapt": 1.0, "dapt": 2.0}}}
 OWN_TEST = {"meta"}  # tests/test_meta_weighter.py covers META-TARTAN's accumulation with its own settings
 WEIGHTERS = [name for name in Weighter.list_available() if name not in OWN_TEST]
-
-
-def build_loop(config: dict[str, Any], directory: Path) -> StageLoop:
-    experiment = build(Experiment, config)
-    body, aux_tasks = prepare(experiment, CPU)
-    run = Run(body, experiment.end_task, aux_tasks, experiment.weighter, directory, CPU, experiment.seed,
-              show_progress=False)
-    trainer = experiment.trainer
-    return StageLoop(trainer, run, "multitask", run.tasks, run.weighter, trainer.schedule, first_step=0)
 
 
 def head_tensors(loop: StageLoop, attribute: str) -> list[torch.Tensor]:
@@ -46,7 +35,7 @@ def counting(loss, sizes: list[int]):
 def after_steps(tiny, directory: Path, weighter: str, accumulation_steps: int, steps: int) -> dict[str, Any]:
     config = tiny(accumulation_steps=accumulation_steps, max_grad_norm=1.0, max_steps=10)
     config["weighter"] = CONFIGS.get(weighter, {"type": weighter})
-    loop = build_loop(config, directory / f"{weighter}-{accumulation_steps}")
+    loop = training_loop(config, directory / f"{weighter}-{accumulation_steps}")
     trace: dict[str, Any] = {"losses": [], "body_grads": [], "head_grads": [], "micro_batches": []}
     for task in loop.tasks:  # record each micro-batch's size, to show the batch really was split
         task.loss = counting(task.loss, trace["micro_batches"])

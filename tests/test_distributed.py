@@ -89,8 +89,8 @@ def test_two_processes_train_identical_replicas_that_match_a_single_process(
     for key, value in alone["tensors"].items():
         torch.testing.assert_close(rank0["tensors"][key], value, rtol=1e-4, atol=1e-5, msg=key)
     parallel = json.loads((tmp_path / "parallel" / "metrics.json").read_text())
-    assert parallel["test"] == single["test"] and parallel["best_dev"] == single["best_dev"]
-    assert parallel["tokens"] == single["tokens"]  # global batches: tokens counted once, not per rank
+    assert parallel["test"] == single.test and parallel["best_dev"] == single.best_dev
+    assert parallel["tokens"] == single.tokens  # global batches: tokens counted once, not per rank
 
     # Rank 0 alone wrote the run directory.
     assert len(list((tmp_path / "parallel" / "tensorboard").glob("events.out.tfevents.*"))) == 1

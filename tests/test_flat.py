@@ -116,15 +116,10 @@ def test_no_parameters_is_an_error() -> None:
 
 
 def test_trainer_body_gradients_are_flat_views_after_a_step(tiny, tmp_path) -> None:
-    from tartan_fw.common.from_config import build
-    from tartan_fw.experiment import Experiment, prepare
-    from tartan_fw.training.trainer import Run, StageLoop
+    from tartan_fw.experiment import training_loop
 
-    experiment = build(Experiment, tiny(aux=("tapt",)))
-    body, aux_tasks = prepare(experiment, torch.device("cpu"))
-    run = Run(body, experiment.end_task, aux_tasks, experiment.weighter, tmp_path, torch.device("cpu"),
-              experiment.seed, show_progress=False)
-    loop = StageLoop(experiment.trainer, run, "multitask", run.tasks, run.weighter, experiment.trainer.schedule, 0)
+    loop = training_loop(tiny(aux=("tapt",)), tmp_path)
+    body, aux_tasks = loop.run.body, loop.run.aux_tasks
     embeddings = body.encoder.get_input_embeddings().weight
     decoder = aux_tasks[0].head.predictions.predictions.decoder.weight
     assert decoder is embeddings  # the masked-LM head's decoder is the body's (tied) embedding matrix

@@ -12,10 +12,9 @@ import pytest
 import torch
 from torch import nn
 
-from tartan_fw.common.from_config import build
 from tartan_fw.errors import ConfigurationError
-from tartan_fw.experiment import Experiment, prepare
-from tartan_fw.training.trainer import Run, StageLoop
+from tartan_fw.experiment import training_loop
+from tartan_fw.training import StageLoop
 from tartan_fw.weighters import MetaWeighter, TaskGradient, WeighterContext
 from tartan_fw.weighters.meta import MetaHeadFitter
 
@@ -26,16 +25,6 @@ def meta_config(tiny: Any, weighter: dict[str, Any] | None = None, **trainer: An
     config = tiny(max_grad_norm=None, **trainer)
     config["weighter"] = {"type": "meta", "meta_batch_size": 4, "dev_batch_size": 5, **(weighter or {})}
     return config
-
-
-def build_loop(config: dict[str, Any], directory: Path) -> StageLoop:
-    """The real training step of ``config``, ready to be driven one step at a time."""
-    experiment = build(Experiment, config)
-    body, aux_tasks = prepare(experiment, CPU)
-    run = Run(body, experiment.end_task, aux_tasks, experiment.weighter, directory, CPU, experiment.seed,
-              show_progress=False)
-    trainer = experiment.trainer
-    return StageLoop(trainer, run, "multitask", run.tasks, run.weighter, trainer.schedule, first_step=0)
 
 
 def flat_grad(loss: torch.Tensor, parameters: list[nn.Parameter]) -> torch.Tensor:
@@ -63,7 +52,7 @@ def record_batches(loop: StageLoop, monkeypatch: pytest.MonkeyPatch) -> list[dic
 
 def test_step_matches_direct_computation(tiny, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = meta_config(tiny, {"weight_lr": 0.5, "initial_logits": {"dapt": 0.3}})
-    loop = build_loop(config, tmp_path)
+    loop = training_loop(config, tmp_path)
     weighter = loop.weighter
     loop.step(1)
     parameters = [p for p in loop.run.body.parameters()] + [p for t in loop.tasks for p in t.head.parameters()]
@@ -98,7 +87,7 @@ def test_step_matches_direct_computation(tiny, tmp_path: Path, monkeypatch: pyte
 
 
 def test_meta_head_is_an_adamw_fit_from_a_seeded_init(tiny, tmp_path: Path) -> None:
-    loop = build_loop(meta_config(tiny), tmp_path)
+    loop = training_loop(meta_config(tiny), tmp_path)
     end_task = loop.run.end_task
 
     def fresh() -> nn.Module:
@@ -135,7 +124,7 @@ def end_task_gradient(loop: StageLoop) -> TaskGradient:
 
 
 def test_aux_task_agreeing_with_dev_gradient_gains_weight(tiny, tmp_path: Path) -> None:
-    loop = build_loop(meta_config(tiny), tmp_path)
+    loop = training_loop(meta_config(tiny), tmp_path)
     dev_size = loop.run.end_task.split_size("dev")
     # Each dev batch is then the whole dev set, so the test knows the meta-gradient exactly (phi*
     # is then fitted on training rows: the dev split has no rows left for it).
@@ -158,7 +147,7 @@ def test_aux_task_agreeing_with_dev_gradient_gains_weight(tiny, tmp_path: Path) 
 
 
 def test_weights_stay_normalised_and_finite_and_zero_gradients_give_zero_cosine(tiny, tmp_path: Path) -> None:
-    loop = build_loop(meta_config(tiny), tmp_path)
+    loop = training_loop(meta_config(tiny), tmp_path)
     weighter = driven_weighter(loop, ["tiny", "huge", "zero", "small"], weight_lr=5.0)
     for step in range(1, 21):
         weighter.begin_step(step)
@@ -192,8 +181,8 @@ def run_steps(loop: StageLoop, steps: int) -> torch.Tensor:
 
 
 def test_same_head_favours_the_end_task(tiny, tmp_path: Path) -> None:
-    separate_loop = build_loop(meta_config(tiny), tmp_path / "separate")
-    same_loop = build_loop(meta_config(tiny, {"same_head": True}), tmp_path / "same")
+    separate_loop = training_loop(meta_config(tiny), tmp_path / "separate")
+    same_loop = training_loop(meta_config(tiny, {"same_head": True}), tmp_path / "same")
     separate, same = run_steps(separate_loop, 6), run_steps(same_loop, 6)
     # Through its own head the end-task's train and dev gradients agree more (section 3.3). An
     # observation on this task and seed, not a theorem: at step 1 the heads are still random, so
@@ -204,7 +193,7 @@ def test_same_head_favours_the_end_task(tiny, tmp_path: Path) -> None:
 
 
 def test_update_every_reuses_weights_between_updates(tiny, tmp_path: Path) -> None:
-    loop = build_loop(meta_config(tiny, {"update_every": 3}), tmp_path)
+    loop = training_loop(meta_config(tiny, {"update_every": 3}), tmp_path)
     logits = []
     for step in range(1, 7):
         loop.step(step)
@@ -214,7 +203,7 @@ def test_update_every_reuses_weights_between_updates(tiny, tmp_path: Path) -> No
 
 
 def test_gradient_accumulation_gives_the_same_update(tiny, tmp_path: Path) -> None:
-    loops = [build_loop(meta_config(tiny, accumulation_steps=k), tmp_path / str(k)) for k in (1, 2)]
+    loops = [training_loop(meta_config(tiny, accumulation_steps=k), tmp_path / str(k)) for k in (1, 2)]
     for loop in loops:
         run_steps(loop, 3)
     whole, accumulated = loops
@@ -230,7 +219,7 @@ def test_gradient_accumulation_gives_the_same_update(tiny, tmp_path: Path) -> No
 
 @pytest.mark.parametrize("settings", [{"meta_source": "train", "warm_start": True}, {"meta_source": "dev"}])
 def test_other_meta_sources_and_state_round_trip(tiny, tmp_path: Path, settings: dict[str, Any]) -> None:
-    loop = build_loop(meta_config(tiny, settings), tmp_path)
+    loop = training_loop(meta_config(tiny, settings), tmp_path)
     run_steps(loop, 2)
     state = loop.weighter.state_dict()
     restored = driven_weighter(loop, [t.name for t in loop.tasks], meta_batch_size=4, dev_batch_size=5, **settings)
@@ -245,8 +234,8 @@ def test_other_meta_sources_and_state_round_trip(tiny, tmp_path: Path, settings:
 
 def test_configuration_errors_name_the_config_path(tiny, tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match=r"weighter.initial_logits: unknown task nope"):
-        build_loop(meta_config(tiny, {"initial_logits": {"nope": 1.0}}), tmp_path)
-    loop = build_loop(meta_config(tiny), tmp_path)
+        training_loop(meta_config(tiny, {"initial_logits": {"nope": 1.0}}), tmp_path)
+    loop = training_loop(meta_config(tiny), tmp_path)
     with pytest.raises(ConfigurationError, match=r"weighter.type: 'meta' .* needs the end-task"):
         driven_weighter(loop, ["tapt", "dapt"])  # e.g. a pretraining stage on auxiliary tasks alone
 
@@ -280,7 +269,7 @@ def test_weighter_keeps_one_body_sized_buffer_whatever_the_number_of_tasks(tiny,
         config = meta_config(tiny)
         config["aux_tasks"] += [{"type": "mlm", "name": f"extra{i}", "corpus": "tiny/train.txt", "batch_size": 4}
                                 for i in range(extra)]
-        loop = build_loop(config, tmp_path / str(extra))
+        loop = training_loop(config, tmp_path / str(extra))
         run_steps(loop, 2)
         tensors = [t for t in vars(loop.weighter).values() if isinstance(t, torch.Tensor)]
         assert max(t.numel() for t in tensors) == len(loop.flat)  # the meta-gradient

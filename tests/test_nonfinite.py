@@ -11,11 +11,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tartan_fw.common.from_config import build
 from tartan_fw.errors import TartanError
-from tartan_fw.experiment import Experiment, prepare, run_experiment
+from tartan_fw.experiment import run_experiment, training_loop
 from tartan_fw.tasks import AuxTask, MaskedLMTask
-from tartan_fw.training.trainer import Run, StageLoop
+from tartan_fw.training import StageLoop
 
 CPU = torch.device("cpu")
 
@@ -56,10 +55,7 @@ def snapshot(loop: StageLoop) -> list[torch.Tensor]:
 def test_a_nonfinite_step_changes_no_parameter_nor_optimiser_state(
     tmp_path: Path, tiny: Any, nan_task: None, weighter: str
 ) -> None:
-    experiment = build(Experiment, nan_config(tiny, [2], weighter))
-    body, aux_tasks = prepare(experiment, CPU)
-    run = Run(body, experiment.end_task, aux_tasks, experiment.weighter, tmp_path, CPU, 0, show_progress=False)
-    loop = StageLoop(experiment.trainer, run, "multitask", run.tasks, run.weighter, experiment.trainer.schedule, 0)
+    loop = training_loop(nan_config(tiny, [2], weighter), tmp_path)
     loop.step(1)
     assert loop.finite
     before = snapshot(loop)
@@ -83,7 +79,7 @@ def scalars(directory: Path, tag: str) -> list[tuple[int, float]]:
 def test_a_lone_nonfinite_step_is_logged_and_training_goes_on(tmp_path: Path, tiny: Any, nan_task: None) -> None:
     metrics = run_experiment(nan_config(tiny, [2], max_steps=4, max_nonfinite_steps=2), tmp_path / "run", CPU,
                              show_progress=False)
-    assert metrics["stages"][0]["nonfinite_steps"] == 1 and metrics["steps"] == 4
+    assert metrics.stages[0].nonfinite_steps == 1 and metrics.steps == 4
     assert scalars(tmp_path / "run", "train/nonfinite_steps") == [(2, 1.0)]
     assert "step 2 (multitask): non-finite loss or gradient, update skipped" in (tmp_path / "run" / "log.txt").read_text()
     assert all(torch.isfinite(t).all() for t in load_file(str(tmp_path / "run" / "best" / "model.safetensors")).values())

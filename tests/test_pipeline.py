@@ -73,13 +73,13 @@ def test_finetune_stage_starts_from_the_pretrained_body(tmp_path: Path, tiny, lo
 
     stage_config = json.loads((out / "finetune" / "config.json").read_text())
     assert stage_config["init_from"] == str((out / "tapt").resolve())
-    assert [s["name"] for s in metrics["pipeline"]] == ["tapt", "finetune"]
-    assert metrics["test"] == metrics["pipeline"][1]["test"] and "macro_f1" in metrics["test"]
-    assert metrics["pipeline"][0]["test"] == {}
-    stages = [s["compute"] for s in metrics["pipeline"]]
-    assert metrics["compute"]["flops"] == pytest.approx(sum(c["flops"] for c in stages))
-    assert metrics["compute"]["steps"] == 3 + 2
-    assert json.loads((out / "metrics.json").read_text())["compute"] == metrics["compute"]
+    assert [s.name for s in metrics.pipeline] == ["tapt", "finetune"]
+    assert metrics.test == metrics.pipeline[1].test and "macro_f1" in metrics.test
+    assert metrics.pipeline[0].test == {}
+    stages = [s.compute for s in metrics.pipeline]
+    assert metrics.compute.flops == pytest.approx(sum(c.flops for c in stages))
+    assert metrics.compute.steps == 3 + 2
+    assert json.loads((out / "metrics.json").read_text())["compute"] == metrics.compute.to_dict()
 
 
 def test_chained_pretraining_hands_on_the_lm_head(tmp_path: Path, tiny, loaded_bodies) -> None:

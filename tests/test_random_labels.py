@@ -8,8 +8,7 @@ from typing import Any
 import torch
 
 from tartan_fw.common.from_config import build
-from tartan_fw.experiment import Experiment, prepare
-from tartan_fw.training.trainer import Run, StageLoop
+from tartan_fw.experiment import Experiment, prepare, training_loop
 
 CPU = torch.device("cpu")
 
@@ -47,12 +46,11 @@ def test_reads_the_texts_of_a_labelled_file(tiny, data_root: Path) -> None:
 
 
 def test_trains_alongside_the_end_task_under_meta_weights(tiny, tmp_path: Path) -> None:
-    experiment, body = prepared(tiny, num_labels=4)
-    run = Run(body, experiment.end_task, experiment.aux_tasks, experiment.weighter, tmp_path, CPU, 0,
-              show_progress=False)
-    schedule = experiment.trainer.schedule
-    loop = StageLoop(experiment.trainer, run, "multitask", run.tasks, run.weighter, schedule, first_step=0)
-    head = experiment.aux_tasks[1].head
+    config = tiny(aux=("tapt",))
+    config["aux_tasks"].append(control(num_labels=4))
+    config["weighter"] = {"type": "meta", "meta_batch_size": 4, "dev_batch_size": 4}
+    loop = training_loop(config, tmp_path)
+    head = loop.run.aux_tasks[1].head
     before = [p.detach().clone() for p in head.parameters()]
     losses = [loop.step(step)["control"] for step in (1, 2, 3)]
     assert abs(float(losses[0]) - torch.log(torch.tensor(4.0))) < 0.5  # chance level at the start

@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -119,25 +119,25 @@ def experiment_config(args: argparse.Namespace, case: Case, data_root: Path) -> 
 
 def measure(args: argparse.Namespace, case: Case, data_root: Path) -> dict[str, Any]:
     """Build the experiment of ``case`` and time ``StageLoop.step``; runs inside the subprocess."""
-    from tartan_fw.common.from_config import build
-    from tartan_fw.experiment import Experiment, prepare
-    from tartan_fw.training.trainer import Run, StageLoop
+    from tartan_fw.experiment import training_loop
+    from tartan_fw.training.stage import Stage
 
     device = torch.device(args.device)
     if case.tasks == "hf":
         return measure_steps(args, hugging_face_step(args, device), device, tokens_per_step=args.batch_size * args.seq_len)
-    experiment = build(Experiment, experiment_config(args, case, data_root))
-    body, aux_tasks = prepare(experiment, device)
-    if case.all_positions:
-        for task in aux_tasks:
-            task.head = AllPositionsMaskedLMHead(body).to(device)
-    tasks = {"end": [experiment.end_task], "mlm": aux_tasks, "end+mlm": [experiment.end_task, *aux_tasks]}[case.tasks]
-    run = Run(body, experiment.end_task, aux_tasks, experiment.weighter, data_root, device, 0, show_progress=False)
-    trainer = experiment.trainer
-    loop = StageLoop(trainer, run, "bench", tasks, experiment.weighter, trainer.schedule, first_step=0)
+
+    def bench_stage(run: Any, stages: list[Stage]) -> Stage:
+        if case.all_positions:
+            for task in run.aux_tasks:
+                task.head = AllPositionsMaskedLMHead(run.body).to(device)
+        tasks = {"end": [run.end_task], "mlm": run.aux_tasks, "end+mlm": [run.end_task, *run.aux_tasks]}[case.tasks]
+        return replace(stages[0], name="bench", tasks=tasks)
+
+    loop = training_loop(experiment_config(args, case, data_root), data_root, device, bench_stage)
+    body, aux_tasks, tasks = loop.run.body, loop.run.aux_tasks, loop.tasks
     step = ReleasedMetaStep(loop) if case.released else loop.step
     result = measure_steps(args, step, device)
-    tokens = sum(loop.tokens.values()) / (args.warmup + args.steps)
+    tokens = sum(loop.state.tokens.values()) / (args.warmup + args.steps)
     masked = sum(int(t.next_batch()["num_targets"]) for t in tasks if t in aux_tasks)
     result.update(tokens_per_s=tokens / result["step_s"], tokens_per_step=tokens, masked_per_step=masked,
                   model_tflops_per_s=model_flops(body, [t for t in tasks if t in aux_tasks], tokens, masked)
@@ -217,7 +217,7 @@ class ReleasedMetaStep:
         task_grads = []
         for index, task in enumerate(loop.tasks):
             batch = _to_device(task.next_batch(), loop.run.device)
-            loop.tokens[task.name] += int(batch["attention_mask"].sum())
+            loop.state.tokens[task.name] = loop.state.tokens.get(task.name, 0) + int(batch["attention_mask"].sum())
             with loop.run.autocast():
                 output = task.loss(loop.model, batch)
             loss = output.total / batch["num_targets"].clamp(min=1)
@@ -235,7 +235,7 @@ class ReleasedMetaStep:
             dot = sum((m * g).sum() for m, g in zip(meta_grads, grads) if m is not None and g is not None)
             norm = torch.sqrt(sum((g * g).sum() for g in grads if g is not None))
             weighter.logits[index] += weighter.weight_lr * dot / (norm * meta_norm)
-        torch.nn.utils.clip_grad_norm_(loop.all_parameters, loop.trainer.max_grad_norm)
+        torch.nn.utils.clip_grad_norm_(loop.all_parameters, loop.settings.max_grad_norm)
         loop.optimizer.step()
 
     def meta_gradient(self, end_task: Any) -> tuple[torch.Tensor, ...]:

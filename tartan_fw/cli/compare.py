@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tartan_fw.cli.main import _fail_cleanly, cli
+from tartan_fw.cli.app import cli, fail_cleanly
 
 
 @cli.command()
@@ -17,7 +17,7 @@ from tartan_fw.cli.main import _fail_cleanly, cli
               help="Random relabellings (all are enumerated when there are fewer).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random relabellings.")
 @click.option("--out", "prefix", metavar="PREFIX", help="Also write PREFIX.md, PREFIX.csv and PREFIX.json.")
-@_fail_cleanly
+@fail_cleanly
 def compare(directories: tuple[str, ...], names: tuple[str, ...], baseline: int, permutations: int, seed: int,
             prefix: str | None) -> None:
     """Compare methods, one sweep directory each: mean ± std over seeds, permutation-test p-values, compute."""

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import click
 
-from tartan_fw.cli.main import _fail_cleanly, cli
+from tartan_fw.cli.app import cli, fail_cleanly
 
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @click.pass_obj
-@_fail_cleanly
+@fail_cleanly
 def export(obj: dict, run_dir: str, out_dir: str) -> None:
     """Write RUN_DIR's best end-task model to OUT_DIR: encoder and tokenizer (save_pretrained),
     head.safetensors and labels.json, loadable without tartan-fw (docs/export.md)."""

@@ -2,93 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
-import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from tartan_fw.errors import TartanError, TrainingInterrupted
+from tartan_fw.cli import compare, export, plot, predict, sweep  # noqa: F401  (each registers its command on cli)
+from tartan_fw.cli.app import cli, config_from_cli, config_options, fail_cleanly, threads_option, use_threads
+from tartan_fw.errors import TartanError
 
-
-def _fail_cleanly(command: Callable) -> Callable:
-    """Project errors become one line on stderr and exit code 2 (a traceback only with --debug).
-
-    An interrupted run is no error: its message says how to resume, and the exit code is the
-    shell's for the signal (130 for SIGINT, 143 for SIGTERM), so schedulers see a preemption.
-    """
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except TrainingInterrupted as stop:
-            if os.environ.get("RANK", "0") == "0":  # under torchrun every process stops alike
-                click.echo(str(stop), err=True)
-            sys.exit(stop.exit_code)
-        except TartanError as err:
-            if click.get_current_context().find_root().params.get("debug"):
-                raise
-            click.echo(f"error: {err}", err=True)
-            sys.exit(2)
-
-    return wrapper
-
-
-@click.group()
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
-@click.option("--include-package", "include", multiple=True, help="Import a plugin module first (repeatable).")
-@click.pass_context
-def cli(context: click.Context, debug: bool, include: tuple[str, ...]) -> None:
-    """tartan-fw: end-task aware training (MT-TARTAN, META-TARTAN) from Jsonnet experiments."""
-    import logging
-
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("tartan_fw").setLevel(logging.INFO)
-    context.obj = {"include": list(include)}
-
-
-def _config_from_cli(config_file: str, ext_var: tuple[str, ...], override: tuple[str, ...],
-                     overrides: str | None, include: list[str]) -> tuple[dict, dict]:
-    from tartan_fw.common.config import load_config, parse_assignment
-    from tartan_fw.plugins import load_plugins
-
-    ext_vars = dict(parse_assignment(item, "--ext-var") for item in ext_var)
-    dotted = [parse_assignment(item, "-o") for item in override]
-    config = load_config(Path(config_file), ext_vars, overrides, dotted)
-    load_plugins([*include, *config.get("include", [])])
-    return config, ext_vars
-
-
-_config_options = [
-    click.argument("config_file", type=click.Path(dir_okay=False)),
-    click.option("--ext-var", multiple=True, metavar="KEY=VALUE", help="A Jsonnet external variable (repeatable)."),
-    click.option("-o", "--override", multiple=True, metavar="DOTTED.KEY=VALUE", help="Set one config value (repeatable)."),
-    click.option("--overrides", metavar="JSON", help="A JSON object deep-merged into the config."),
-]
-
-
-def config_options(command: Callable) -> Callable:
-    for option in reversed(_config_options):
-        command = option(command)
-    return command
-
-
-threads_option = click.option(
-    "--threads", type=click.IntRange(min=1),
-    help="CPU threads for torch (default: one per core). Give each of several runs sharing a machine its share: "
-         "oversubscribed threads slow every run many times over.",
-)
-
-
-def _use_threads(threads: int | None) -> None:
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
+if TYPE_CHECKING:
+    from tartan_fw.training.results import RunMetrics
 
 
 @cli.command()
@@ -101,7 +27,7 @@ def _use_threads(threads: int | None) -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @threads_option
 @click.pass_obj
-@_fail_cleanly
+@fail_cleanly
 def run(obj: dict, config_file: str, ext_var: tuple, override: tuple, overrides: str | None, output: str | None,
         seed: int | None, device: str, force: bool, resume: bool, quiet: bool, threads: int | None) -> None:
     """Train and evaluate an experiment or pipeline; writes the run directory and metrics.json.
@@ -114,8 +40,8 @@ def run(obj: dict, config_file: str, ext_var: tuple, override: tuple, overrides:
 
     if force and resume:
         raise TartanError("--force replaces the run directory and --resume continues it; pass one of them")
-    _use_threads(threads)
-    config, ext_vars = _config_from_cli(config_file, ext_var, override, overrides, obj["include"])
+    use_threads(threads)
+    config, ext_vars = config_from_cli(config_file, ext_var, override, overrides, obj["include"])
     if seed is not None:
         config["seed"] = seed
     directory = Path(output or Path("runs") / f"{Path(config_file).stem}-seed{config.get('seed', 0)}")
@@ -129,42 +55,43 @@ def run(obj: dict, config_file: str, ext_var: tuple, override: tuple, overrides:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @threads_option
 @click.pass_obj
-@_fail_cleanly
+@fail_cleanly
 def resume(obj: dict, run_dir: str, device: str, quiet: bool, threads: int | None) -> None:
     """Continue an interrupted run from its last checkpoint, with the config saved in RUN_DIR."""
-    from tartan_fw.experiment import read_run_config, resolve_device
+    from tartan_fw.experiment import resolve_device
     from tartan_fw.pipeline import run_config
+    from tartan_fw.run_directory import RunDirectory, read_run_config
 
-    _use_threads(threads)
+    use_threads(threads)
     directory = Path(run_dir)
     config = read_run_config(directory, obj["include"])
-    ext_vars = json.loads((directory / "ext_vars.json").read_text())
+    ext_vars = json.loads(RunDirectory(directory).ext_vars.read_text())
     metrics = run_config(config, directory, resolve_device(device), False, not quiet, ext_vars, resume=True)
     _print_result(directory, metrics)
 
 
-def _print_result(directory: Path, metrics: dict[str, Any]) -> None:
+def _print_result(directory: Path, metrics: "RunMetrics") -> None:
     from rich.console import Console
 
     if os.environ.get("RANK", "0") != "0":
         return  # under torchrun, rank 0 speaks for every process
-    metric = metrics["metric"]
+    metric = metrics.metric
     Console().print(
-        f"[bold]{directory}[/]: dev {metric} {metrics['best_dev'].get(metric, float('nan')):.4f} "
-        f"(step {metrics['best_step']}), test {metric} {metrics['test'].get(metric, float('nan')):.4f}"
+        f"[bold]{directory}[/]: dev {metric} {metrics.best_dev.get(metric, float('nan')):.4f} "
+        f"(step {metrics.best_step}), test {metric} {metrics.test.get(metric, float('nan')):.4f}"
     )
 
 
 @cli.command()
 @config_options
 @click.pass_obj
-@_fail_cleanly
+@fail_cleanly
 def validate(obj: dict, config_file: str, ext_var: tuple, override: tuple, overrides: str | None) -> None:
     """Check a config against the registry without loading models or data."""
     from tartan_fw.errors import ConfigurationError
     from tartan_fw.pipeline import validate_config
 
-    config, _ = _config_from_cli(config_file, ext_var, override, overrides, obj["include"])
+    config, _ = config_from_cli(config_file, ext_var, override, overrides, obj["include"])
     problems = validate_config(config)
     if problems:
         raise ConfigurationError([f"{config_file}: {p}" for p in problems])
@@ -174,7 +101,7 @@ def validate(obj: dict, config_file: str, ext_var: tuple, override: tuple, overr
 @cli.command(name="list")
 @click.argument("family", required=False)
 @click.pass_obj
-@_fail_cleanly
+@fail_cleanly
 def list_components(obj: dict, family: str | None) -> None:
     """Every registered component with its parameters and one-line doc."""
     from rich.console import Console
@@ -183,9 +110,8 @@ def list_components(obj: dict, family: str | None) -> None:
     from tartan_fw.common.from_config import constructor_parameters
     from tartan_fw.common.registrable import families
     from tartan_fw.plugins import load_plugins
-    import tartan_fw.experiment  # noqa: F401  (registers the built-in components)
 
-    load_plugins(obj["include"])
+    load_plugins(obj["include"])  # the built-in components first
     chosen = [f for f in families() if family in (None, f.family)]
     if not chosen:
         raise TartanError(f"unknown family '{family}'; families: {', '.join(f.family for f in families())}")
@@ -217,13 +143,13 @@ def _missing_default() -> Any:
 @click.option("--split", type=click.Choice(["dev", "test"]), default="test", show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.pass_obj
-@_fail_cleanly
+@fail_cleanly
 def evaluate(obj: dict, run_dir: str, split: str, device: str) -> None:
     """Reload a run's best checkpoint and recompute the end-task metrics."""
     from tartan_fw.experiment import load_run, resolve_device
 
     run = load_run(Path(run_dir), resolve_device(device), obj["include"])
-    metrics = run.evaluate(split)
+    metrics = run.evaluate(split).metrics
     click.echo(json.dumps({"split": split, "metric": run.end_task.metric, **metrics}, indent=2))
 
 
@@ -235,7 +161,7 @@ def data() -> None:
 @data.command()
 @click.argument("task")
 @click.option("--to", "target", type=click.Path(file_okay=False), help="Data root (default: $TARTAN_DATA or the cache).")
-@_fail_cleanly
+@fail_cleanly
 def fetch(task: str, target: str | None) -> None:
     """Download TASK's train/dev/test files (and derive its train.txt corpus)."""
     from tartan_fw.data.root import default_data_root, fetch_task
@@ -245,16 +171,9 @@ def fetch(task: str, target: str | None) -> None:
         click.echo(str(path))
 
 
-from tartan_fw.cli import compare, export, plot, predict, sweep  # noqa: E402,F401  (each registers its command on cli)
-
-
 def main() -> None:
     cli()
 
 
 if __name__ == "__main__":
-    # Under ``python -m`` this file runs as __main__, a second copy of the module; the commands of the
-    # other cli modules register on the importable tartan_fw.cli.main, so start that one.
-    from tartan_fw.cli.main import main as registered_main
-
-    registered_main()
+    main()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tartan_fw.cli.main import _fail_cleanly, cli
+from tartan_fw.cli.app import cli, fail_cleanly
 
 
 @cli.command()
@@ -15,7 +15,7 @@ from tartan_fw.cli.main import _fail_cleanly, cli
 @click.option("--metric", help="Dev metric to plot (default: the runs' headline metric).")
 @click.option("-o", "--out", "output", type=click.Path(file_okay=False), default="plots", show_default=True,
               help="Folder for weights.png and dev.png.")
-@_fail_cleanly
+@fail_cleanly
 def plot(directories: tuple[str, ...], names: tuple[str, ...], metric: str | None, output: str) -> None:
     """Plot task weights (weights/<task>) and the dev metric over training; sweeps show mean ± std over seeds."""
     from tartan_fw.analysis.figures import plot_dev, plot_weights, read_group

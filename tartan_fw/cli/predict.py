@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from tartan_fw.cli.main import _fail_cleanly, cli
+from tartan_fw.cli.app import cli, fail_cleanly
 from tartan_fw.data.readers.jsonl_classification import json_records
 from tartan_fw.errors import DataError
 
@@ -36,7 +36,7 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_obj
-@_fail_cleanly
+@fail_cleanly
 def predict(obj: dict, run_dir: str, input_file: str, output: str | None, batch_size: int, device: str,
             quiet: bool) -> None:
     """Label RUN_DIR's end-task for each line of INPUT_FILE (JSONL with a 'text' field).

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from tartan_fw.cli.main import _config_from_cli, _fail_cleanly, cli, config_options
+from tartan_fw.cli.app import cli, config_from_cli, config_options, fail_cleanly
 
 
 @cli.command()
@@ -18,7 +18,7 @@ from tartan_fw.cli.main import _config_from_cli, _fail_cleanly, cli, config_opti
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Runs at the same time.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.pass_context
-@_fail_cleanly
+@fail_cleanly
 def sweep(context: click.Context, config_file: str, ext_var: tuple, override: tuple, overrides: str | None,
           seeds: str, output: str | None, jobs: int, device: str) -> None:
     """Run CONFIG once per seed; a rerun skips finished seeds and resumes interrupted ones."""
@@ -30,7 +30,7 @@ def sweep(context: click.Context, config_file: str, ext_var: tuple, override: tu
     from tartan_fw.sweep import SWEEP_FILE, parse_seeds, pending_jobs, run_jobs
 
     include = context.obj["include"]
-    config, _ = _config_from_cli(config_file, ext_var, override, overrides, include)
+    config, _ = config_from_cli(config_file, ext_var, override, overrides, include)
     problems = validate_config(config)
     if problems:
         raise ConfigurationError([f"{config_file}: {p}" for p in problems])

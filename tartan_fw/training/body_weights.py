@@ -17,10 +17,8 @@ from safetensors.torch import load_file
 from torch import nn
 
 from tartan_fw.errors import TartanError
+from tartan_fw.run_directory import RunDirectory
 from tartan_fw.training.checkpoint import atomic_save_tensors
-
-BODY_FILE = "body.safetensors"
-CHECKPOINT_FILE = Path("best") / "model.safetensors"
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +35,14 @@ def body_weights_file(source: Path) -> Path:
     """The weights file of ``source``: the file itself, or the body a run directory saved."""
     if source.is_file():
         return source
-    for candidate in (source / BODY_FILE, source / CHECKPOINT_FILE):
+    files = RunDirectory(source)
+    candidates = (files.pretrained_body, files.best_model)
+    for candidate in candidates:
         if candidate.is_file():
             return candidate
+    names = " or ".join(str(c.relative_to(source)) for c in candidates)
     raise TartanError(
-        f"init_from: {source} holds no body weights ({BODY_FILE} or {CHECKPOINT_FILE}); point it at a "
+        f"init_from: {source} holds no body weights ({names}); point it at a "
         f"finished run directory or a .safetensors file"
     )
 

@@ -13,12 +13,13 @@ them).
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Iterable
 
 from torch import nn
 
 from tartan_fw.models.heads import MaskedLMHead
-from tartan_fw.tasks import MaskedLMTask
+from tartan_fw.tasks import MaskedLMTask, Task
+from tartan_fw.training.results import Compute, RunMetrics
 
 
 def non_embedding_parameters(module: nn.Module) -> int:
@@ -34,26 +35,20 @@ def lm_projection_parameters(head: MaskedLMHead) -> int:
     return sum(p.numel() for p in unique.values())
 
 
-def training_compute(body: nn.Module, tasks: Iterable[Any], metrics: dict[str, Any]) -> dict[str, Any]:
+def training_compute(body: nn.Module, tasks: Iterable[Task], metrics: RunMetrics) -> Compute:
     """The compute record of a run from its metrics (``tokens`` keyed ``<stage>/<task>``)."""
     by_name = {task.name: task for task in tasks}
     body_parameters = non_embedding_parameters(body)
     flops = 0.0
-    for key, count in metrics["tokens"].items():
+    for key, count in metrics.tokens.items():
         task = by_name.get(key.split("/", 1)[-1])
         flops += 6.0 * body_parameters * count
         if isinstance(task, MaskedLMTask):
             flops += 6.0 * lm_projection_parameters(task.head) * task.mask_probability * count
-    return {
-        "body_parameters": body_parameters,
-        "tokens": sum(metrics["tokens"].values()),
-        "steps": metrics["steps"],
-        "wall_time_s": metrics["wall_time_s"],
-        "flops": flops,
-    }
+    return Compute(body_parameters, sum(metrics.tokens.values()), metrics.steps, metrics.wall_time_s, flops)
 
 
-def total_compute(records: list[dict[str, Any]]) -> dict[str, Any]:
+def total_compute(records: list[Compute]) -> Compute:
     """Several runs one after another (a pipeline's stages): their counts added up."""
-    summed = {key: sum(record[key] for record in records) for key in ("tokens", "steps", "wall_time_s", "flops")}
-    return {"body_parameters": records[-1]["body_parameters"], **summed}
+    return Compute(records[-1].body_parameters, sum(r.tokens for r in records), sum(r.steps for r in records),
+                   sum(r.wall_time_s for r in records), sum(r.flops for r in records))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional
+from typing import List, Optional
 
+from tartan_fw.common.from_config import Lazy
 from tartan_fw.errors import ConfigurationError
 from tartan_fw.models.heads import MaskedLMHead
-from tartan_fw.training.body_weights import BODY_FILE, save_body
-from tartan_fw.training.trainer import Run, Schedule, TartanTrainer, Trainer
-from tartan_fw.weighters import Weighter
+from tartan_fw.training.body_weights import save_body
+from tartan_fw.training.callbacks import Callback
+from tartan_fw.training.results import RunMetrics
+from tartan_fw.training.stage import Stage
+from tartan_fw.training.trainer import Run, TartanTrainer, Trainer
 
 
 @Trainer.register("pretrain")
@@ -26,7 +29,7 @@ class PretrainTrainer(TartanTrainer):
         max_steps: optimisation steps.
         lr: peak learning rate of the body and the masked-LM heads (linear warmup, then decay).
         weight_decay, warmup_fraction, max_grad_norm, accumulation_steps, log_every, checkpoint_every,
-            max_nonfinite_steps, compile: as in ``tartan``.
+            max_nonfinite_steps, compile, callbacks: as in ``tartan``.
     """
 
     def __init__(
@@ -41,32 +44,26 @@ class PretrainTrainer(TartanTrainer):
         checkpoint_every: Optional[int] = 500,
         max_nonfinite_steps: int = 5,
         compile: bool = False,
+        callbacks: Optional[List[Lazy[Callback]]] = None,
     ) -> None:
         super().__init__(
             max_steps=max_steps, body_lr=lr, head_lr=lr, weight_decay=weight_decay, warmup_fraction=warmup_fraction,
             max_grad_norm=max_grad_norm, accumulation_steps=accumulation_steps, log_every=log_every,
             checkpoint_every=checkpoint_every, max_nonfinite_steps=max_nonfinite_steps, compile=compile,
+            callbacks=callbacks,
         )
         self.schedule = dataclasses.replace(self.schedule, eval_every=None, patience=None)
 
-    def stages(self, run: Run) -> list[tuple[str, list[Any], Weighter, Schedule]]:
+    def stages(self, run: Run) -> list[Stage]:
         if not run.aux_tasks:
             raise ConfigurationError(["aux_tasks: trainer 'pretrain' needs at least one auxiliary task to train on"])
-        return [("pretrain", run.aux_tasks, run.weighter, self.schedule)]
+        return [Stage("pretrain", run.aux_tasks, run.weighter, self.schedule)]
 
-    def fit(self, run: Run) -> dict[str, Any]:
+    def fit(self, run: Run) -> RunMetrics:
         progress = self.train_stages(run)
         lm_head = next((t.head.predictions for t in run.aux_tasks if isinstance(t.head, MaskedLMHead)), None)
         if run.parallel.is_main:
-            save_body(run.body, run.directory / BODY_FILE, lm_head)
+            save_body(run.body, run.files.pretrained_body, lm_head)
         stage = progress.completed[-1]
-        return {
-            "metric": run.end_task.metric,
-            "best_dev": {},
-            "best_step": None,
-            "test": {},
-            "steps": stage["steps_total"],
-            "wall_time_s": progress.elapsed(),
-            "tokens": stage["tokens"],
-            "stages": progress.completed,
-        }
+        return RunMetrics(run.end_task.metric, best_dev={}, best_step=None, test={}, steps=stage.steps_total,
+                          wall_time_s=progress.elapsed(), tokens=stage.tokens, stages=progress.completed)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 import signal
 import time
-from collections import defaultdict
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Optional
+from typing import Any, Callable, ClassVar, List, Optional
 
 import torch
 from torch import nn
@@ -17,9 +16,10 @@ from torch import nn
 from tartan_fw.common.registrable import Registrable
 from tartan_fw.data.batching import Batch, split_batch
 from tartan_fw.errors import TartanError, TrainingInterrupted
-from tartan_fw.training.callbacks import (
-    Callback, Checkpointing, Control, Evaluation, Interruption, NonFiniteGuard, ScalarLogging,
-)
+from tartan_fw.common.from_config import Lazy
+from tartan_fw.run_directory import RunDirectory
+from tartan_fw.training.callbacks import Callback, EvaluationResult, TrainerControl, TrainerState
+from tartan_fw.training.callbacks.defaults import default_callbacks, legacy_callback_state
 from tartan_fw.training.checkpoint import (
     TrainingCheckpoint, load_end_task_model, load_module_tensors, module_tensors, rng_state, set_rng_state,
     training_modules,
@@ -28,6 +28,8 @@ from tartan_fw.training.distributed import DataParallel
 from tartan_fw.training.flat import FlatParameters, unique_parameters
 from tartan_fw.training.logging import RunLogger
 from tartan_fw.training.metrics import classification_metrics
+from tartan_fw.training.results import RunMetrics, StageResult
+from tartan_fw.training.stage import LoopSettings, Schedule, Stage
 from tartan_fw.weighters import TaskGradient, UniformWeighter, Weighter, WeighterContext
 
 
@@ -52,12 +54,16 @@ class Run:
         return [self.end_task, *self.aux_tasks]
 
     @property
+    def files(self) -> RunDirectory:
+        return RunDirectory(self.directory)
+
+    @property
     def best_path(self) -> Path:
-        return self.directory / "best" / "model.safetensors"
+        return self.files.best_model
 
     @property
     def checkpoint(self) -> TrainingCheckpoint:
-        return TrainingCheckpoint(self.directory / "checkpoint")
+        return TrainingCheckpoint(self.files.checkpoint)
 
     def load_best(self) -> None:
         self.parallel.barrier()  # rank 0 may have just written it
@@ -68,29 +74,17 @@ class Run:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return nullcontext()
 
-    def evaluate(self, split: str) -> dict[str, float]:
+    def evaluate(self, split: str) -> EvaluationResult:
         """Rank 0 evaluates and shares the result, so every rank takes the same decisions on it."""
         return self.parallel.broadcast(self._evaluate(split) if self.parallel.is_main else None)
 
-    def _evaluate(self, split: str) -> dict[str, float]:
+    def _evaluate(self, split: str) -> EvaluationResult:
         self.body.eval()
         self.end_task.head.eval()
         predicted, gold = self.end_task.predict(self.body, split, self.device, self.autocast)
         self.body.train()
         self.end_task.head.train()
-        return classification_metrics(predicted, gold)
-
-
-@dataclass
-class Schedule:
-    """One training stage's length, learning rates and evaluation policy."""
-
-    max_steps: int
-    body_lr: float
-    head_lr: float
-    warmup_fraction: float
-    eval_every: Optional[int]  # null: the stage never evaluates (continued pretraining has no end-task)
-    patience: Optional[int]
+        return EvaluationResult(split, classification_metrics(predicted, gold), predicted, gold)
 
 
 class FinetuneStage:
@@ -117,7 +111,7 @@ class Trainer(Registrable):
     family: ClassVar[str] = "trainer"
     default_implementation: ClassVar[Optional[str]] = "tartan"
 
-    def fit(self, run: Run) -> dict[str, Any]:
+    def fit(self, run: Run) -> RunMetrics:
         raise NotImplementedError
 
 
@@ -125,7 +119,7 @@ class Trainer(Registrable):
 class Progress:
     """The run across its stages, saved in every checkpoint: finished stages and time spent so far."""
 
-    completed: list[dict[str, Any]] = field(default_factory=list)
+    completed: list[StageResult] = field(default_factory=list)
     elapsed_before: float = 0.0
     started: float = field(default_factory=time.perf_counter)
 
@@ -134,11 +128,11 @@ class Progress:
         return self.elapsed_before + time.perf_counter() - self.started
 
     def state_dict(self) -> dict[str, Any]:
-        return {"completed": self.completed, "elapsed_s": self.elapsed()}
+        return {"completed": [stage.to_dict() for stage in self.completed], "elapsed_s": self.elapsed()}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> "Progress":
-        return cls(list(state["completed"]), state["elapsed_s"])
+        return cls([StageResult(**stage) for stage in state["completed"]], state["elapsed_s"])
 
 
 @Trainer.register("tartan")
@@ -168,6 +162,11 @@ class TartanTrainer(Trainer):
             stop the run.
         compile: ``torch.compile`` the body for training (worth it on GPUs, for long runs: the
             first steps pay the compilation, and a second sequence length recompiles once, dynamic).
+        callbacks: the policy around the step, built afresh for each stage and called in this
+            order (``training/callbacks/base.py`` documents the events); null: the built-ins,
+            ``nonfinite``, ``scalars``, ``evaluation``, ``interruption``, ``checkpointing``, which
+            read the settings above. A list replaces them: keep ``checkpointing`` last, so the
+            checkpoint holds every other callback's state after the step.
     """
 
     def __init__(
@@ -186,6 +185,7 @@ class TartanTrainer(Trainer):
         checkpoint_every: Optional[int] = 500,
         max_nonfinite_steps: int = 5,
         compile: bool = False,
+        callbacks: Optional[List[Lazy[Callback]]] = None,
     ) -> None:
         for name, value in (("max_steps", max_steps), ("accumulation_steps", accumulation_steps),
                             ("eval_every", eval_every), ("log_every", log_every),
@@ -193,37 +193,48 @@ class TartanTrainer(Trainer):
             if value < 1:
                 raise ValueError(f"{name} must be at least 1, got {value}")
         self.schedule = Schedule(max_steps, body_lr, head_lr, warmup_fraction, eval_every, patience)
-        self.weight_decay = weight_decay
-        self.max_grad_norm = max_grad_norm
-        self.accumulation_steps = accumulation_steps
-        self.log_every = log_every
+        self.settings = LoopSettings(weight_decay, max_grad_norm, accumulation_steps, log_every, checkpoint_every,
+                                     max_nonfinite_steps, compile)
         self.finetune = finetune
-        self.checkpoint_every = checkpoint_every
-        self.max_nonfinite_steps = max_nonfinite_steps
-        self.compile = compile
+        self.callbacks = callbacks if callbacks is not None else default_callbacks()
+        names = [Callback.registered_name(lazy.cls) for lazy in self.callbacks]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"callbacks: each callback may appear once (its state is keyed by its name); "
+                             f"repeated: {', '.join(repeated)}")
 
-    def stages(self, run: Run) -> list[tuple[str, list[Any], Weighter, Schedule]]:
+    def stages(self, run: Run) -> list[Stage]:
         """Multitask training, then optional fine-tuning of the end-task alone."""
-        stages = [("multitask", run.tasks, run.weighter, self.schedule)]
+        stages = [Stage("multitask", run.tasks, run.weighter, self.schedule)]
         if self.finetune is not None:
-            stages.append(("finetune", [run.end_task], UniformWeighter(), self.finetune.schedule))
+            stages.append(Stage("finetune", [run.end_task], UniformWeighter(), self.finetune.schedule))
         return stages
 
-    def fit(self, run: Run) -> dict[str, Any]:
+    def fit(self, run: Run) -> RunMetrics:
         progress = self.train_stages(run)
         run.load_best()
         stages = progress.completed
-        best = max(stages, key=lambda s: s["best_dev_score"])
-        return {
-            "metric": run.end_task.metric,
-            "best_dev": best["best_dev"],
-            "best_step": best["best_step"],
-            "test": run.evaluate("test"),
-            "steps": stages[-1]["steps_total"],
-            "wall_time_s": progress.elapsed(),
-            "tokens": {k: v for s in stages for k, v in s["tokens"].items()},
-            "stages": stages,
-        }
+        best = max(stages, key=lambda s: s.best_dev_score)
+        return RunMetrics(
+            metric=run.end_task.metric,
+            best_dev=best.best_dev,
+            best_step=best.best_step,
+            test=run.evaluate("test").metrics,
+            steps=stages[-1].steps_total,
+            wall_time_s=progress.elapsed(),
+            tokens={k: v for s in stages for k, v in s.tokens.items()},
+            stages=stages,
+        )
+
+    def loop(self, run: Run, stage: Stage, progress: Optional[Progress] = None) -> "StageLoop":
+        """The loop of ``stage``, continuing from the stages ``progress`` holds as finished."""
+        progress = progress or Progress()
+        previous = progress.completed[-1] if progress.completed else None
+        state = TrainerState(
+            stage.name, stage.schedule.max_steps, first_step=previous.steps_total if previous else 0,
+            best_score=previous.best_dev_score if previous else -math.inf,
+        )
+        return StageLoop(run, stage, self.settings, [lazy.construct() for lazy in self.callbacks], state, progress)
 
     def train_stages(self, run: Run) -> Progress:
         """Each stage in turn; a resumed run skips the finished ones and continues from its checkpoint."""
@@ -231,32 +242,32 @@ class TartanTrainer(Trainer):
             torch.backends.cuda.matmul.fp32_precision = "tf32"
         resumed = run.checkpoint.load() if run.resume and run.checkpoint.exists() else None
         progress = Progress.from_state(resumed[1]["progress"]) if resumed else Progress()
-        for name, tasks, weighter, schedule in self.stages(run)[len(progress.completed):]:
-            previous = progress.completed[-1] if progress.completed else None
-            loop = StageLoop(
-                self, run, name, tasks, weighter, schedule, first_step=previous["steps_total"] if previous else 0,
-                baseline=previous["best_dev_score"] if previous else -math.inf, progress=progress,
-            )
+        for stage in self.stages(run)[len(progress.completed):]:
+            loop = self.loop(run, stage, progress)
             if resumed is not None:
                 loop.load_state_dict(*resumed)
                 resumed = None
-            elif previous is not None:
+            elif progress.completed:
                 run.load_best()
             progress.completed.append(loop.train())
         return progress
 
 
 class StageLoop:
-    """One training stage: the optimisation step, and the callbacks that evaluate, log and checkpoint."""
+    """One training stage: the optimisation step, between the events its callbacks act on.
+
+    Build one with ``TartanTrainer.loop`` (or ``experiment.training_loop`` from a config).
+    """
 
     def __init__(
-        self, trainer: TartanTrainer, run: Run, name: str, tasks: list[Any], weighter: Weighter,
-        schedule: Schedule, first_step: int, baseline: float = -math.inf, progress: Optional[Progress] = None,
+        self, run: Run, stage: Stage, settings: LoopSettings, callbacks: list[Callback], state: TrainerState,
+        progress: Progress,
     ) -> None:
-        self.trainer, self.run, self.name, self.tasks = trainer, run, name, tasks
-        self.weighter, self.schedule, self.first_step = weighter, schedule, first_step
-        self.progress = progress or Progress()
-        self.model = torch.compile(run.body) if trainer.compile else run.body
+        self.run, self.stage, self.settings, self.callbacks = run, stage, settings, callbacks
+        self.state, self.progress, self.control = state, progress, TrainerControl()
+        self.name, self.tasks, self.weighter, self.schedule = stage.name, stage.tasks, stage.weighter, stage.schedule
+        tasks, weighter, schedule = self.tasks, self.weighter, self.schedule
+        self.model = torch.compile(run.body) if settings.compile else run.body
         body_parameters = unique_parameters(run.body)
         self.flat = FlatParameters(body_parameters)
         body_ids = {id(p) for p in body_parameters}
@@ -271,7 +282,7 @@ class StageLoop:
         self.optimizer = torch.optim.AdamW(
             [{"params": body_parameters, "lr": schedule.body_lr},
              {"params": [p for group in self.head_parameters for p in group], "lr": schedule.head_lr}],
-            weight_decay=trainer.weight_decay, **fused,
+            weight_decay=settings.weight_decay, **fused,
         )
         warmup = max(1, round(schedule.warmup_fraction * schedule.max_steps))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -280,22 +291,13 @@ class StageLoop:
         context = WeighterContext(run.body, body_parameters, run.end_task, run.device, run.autocast, run.seed,
                                   all_reduce=run.parallel.mean)
         weighter.setup([t.name for t in tasks], context)
-        self.tokens: dict[str, int] = defaultdict(int)
-        self.steps_done = 0
         self.losses: dict[str, torch.Tensor] = {}
         self.finite = True
-        self.control = Control()
-        self.evaluation = Evaluation(schedule.eval_every, schedule.patience, baseline)
-        self.nonfinite = NonFiniteGuard(trainer.max_nonfinite_steps)
-        self.callbacks: list[Callback] = [
-            self.nonfinite, ScalarLogging(trainer.log_every), self.evaluation, Interruption(),
-            Checkpointing(trainer.checkpoint_every),
-        ]
+        self.last_evaluation: Optional[EvaluationResult] = None
 
     @property
     def global_step(self) -> int:
-        """Steps done in this stage and the ones before: TensorBoard's x axis and the checkpoint's step."""
-        return self.first_step + self.steps_done
+        return self.state.global_step
 
     def step(self, step: int) -> dict[str, torch.Tensor]:
         """One optimisation step; returns each task's mean loss.
@@ -310,15 +312,17 @@ class StageLoop:
         if self.head_grads:
             torch._foreach_zero_(self.head_grads)
         losses = torch.zeros(len(self.tasks), device=run.device)
+        tokens = self.state.tokens
         for index, task in enumerate(self.tasks):
             batch = task.next_batch()
             # Real tokens of text batches; batches without an attention mask (images) count examples.
-            self.tokens[task.name] += int(batch["attention_mask"].sum() if "attention_mask" in batch else batch["num_targets"])
+            tokens[task.name] = tokens.get(task.name, 0) + int(
+                batch["attention_mask"].sum() if "attention_mask" in batch else batch["num_targets"])
             targets = float(batch["num_targets"].clamp(min=1))  # of the global batch, on every rank
             self.flat.grad.zero_()
             total = torch.zeros((), device=run.device)
             features, labels = [], []
-            for micro in split_batch(parallel.shard(batch), self.trainer.accumulation_steps):
+            for micro in split_batch(parallel.shard(batch), self.settings.accumulation_steps):
                 micro = _to_device(micro, run.device)
                 with run.autocast():
                     output = task.loss(self.model, micro)
@@ -343,8 +347,8 @@ class StageLoop:
         parallel.sum_all_(self.head_grads)
         parallel.sum_(losses)
         self.flat.grad.copy_(self.combined).div_(weighter.normaliser())
-        if self.trainer.max_grad_norm is not None:
-            norm = nn.utils.clip_grad_norm_(self.all_parameters, self.trainer.max_grad_norm, foreach=True)
+        if self.settings.max_grad_norm is not None:
+            norm = nn.utils.clip_grad_norm_(self.all_parameters, self.settings.max_grad_norm, foreach=True)
         else:
             norm = nn.utils.get_total_norm([p.grad for p in self.all_parameters], foreach=True)
         self.finite = bool(torch.isfinite(norm) & torch.isfinite(losses).all())
@@ -353,83 +357,83 @@ class StageLoop:
         self.scheduler.step()
         return {task.name: losses[index] for index, task in enumerate(self.tasks)}
 
-    def train(self) -> dict[str, Any]:
+    def train(self) -> StageResult:
         """Train until ``max_steps`` or early stopping, from where a loaded checkpoint left off."""
-        run, schedule = self.run, self.schedule
+        run, state, control = self.run, self.state, self.control
         run.body.train()
         for task in self.tasks:
             task.head.train()
-        for callback in self.callbacks:
-            callback.on_train_begin(self)
+        self._dispatch("on_train_begin")
         try:
-            with _progress(run.show_progress, self.name, schedule.max_steps, self.steps_done) as advance:
-                while self.steps_done < schedule.max_steps and not self.control.stop:
-                    step = self.steps_done + 1
+            with _progress(run.show_progress, self.name, state.max_steps, state.steps_done) as advance:
+                while state.steps_done < state.max_steps and not state.stopped_early:
+                    step = state.steps_done + 1
                     self.losses = self.step(step)
-                    self.steps_done = step
-                    for callback in self.callbacks:
-                        callback.on_step_end(self, step)
-                    advance(step, self.losses, self.control.status)
-                    self.control.status = ""
-                    if self.control.interrupted_by is not None:
-                        raise self._interrupted(self.control.interrupted_by)
+                    state.steps_done = step
+                    self._dispatch("on_step_end")
+                    advance(step, self.losses, control.status)
+                    control.reset_step()
+                    if control.interrupted_by is not None:
+                        raise self._interrupted(control.interrupted_by)
         finally:
             for callback in self.callbacks:
                 callback.on_train_end(self)
-        return {
-            "name": self.name,
-            "steps": self.steps_done,
-            "steps_total": self.global_step,
-            "best_dev": self.evaluation.best_dev,
-            "best_dev_score": self.evaluation.best if math.isfinite(self.evaluation.best) else None,  # None: no evaluation
-            "best_step": self.evaluation.best_step,
-            "stopped_early": self.control.stop,
-            "nonfinite_steps": self.nonfinite.total,
-            "tokens": {f"{self.name}/{k}": v for k, v in self.tokens.items()},
-        }
+        return StageResult(
+            name=self.name,
+            steps=state.steps_done,
+            steps_total=state.global_step,
+            best_dev=state.best_dev,
+            best_dev_score=state.best_score if math.isfinite(state.best_score) else None,  # None: no evaluation
+            best_step=state.best_step,
+            stopped_early=state.stopped_early,
+            nonfinite_steps=state.nonfinite_steps,
+            tokens={f"{self.name}/{k}": v for k, v in state.tokens.items()},
+        )
+
+    def _dispatch(self, event: str) -> None:
+        """``event`` to every callback in order; the control's error stops the event at the callback that set it."""
+        for callback in self.callbacks:
+            getattr(callback, event)(self)
+            if self.control.error is not None:
+                raise self.control.error
+            if self.control.should_stop_stage:
+                self.state.stopped_early = True
+
+    def evaluate(self, split: str) -> EvaluationResult:
+        """Evaluate the end-task on ``split`` and tell every callback (``on_evaluate``)."""
+        self.last_evaluation = self.run.evaluate(split)
+        self._dispatch("on_evaluate")
+        return self.last_evaluation
 
     def _interrupted(self, number: int) -> TrainingInterrupted:
         directory = self.run.directory
         return TrainingInterrupted(
             f"{signal.Signals(number).name} received: stopped after step {self.global_step} ({self.name}) with a "
-            f"checkpoint in {directory / 'checkpoint'}; continue with: tartan-fw resume {directory}",
+            f"checkpoint in {self.run.files.checkpoint}; continue with: tartan-fw resume {directory}",
             number,
         )
-
-    def log_scalars(self, losses: dict[str, torch.Tensor], step: int) -> None:
-        logger = self.run.logger
-        weights = self.weighter.weights()
-        for index, task in enumerate(self.tasks):
-            logger.scalar(f"train/loss/{task.name}", float(losses[task.name]), step)
-            logger.scalar(f"weights/{task.name}", float(weights[index]), step)
-        logger.scalars(self.weighter.scalars(), step)
-        body_lr, head_lr = (group["lr"] for group in self.optimizer.param_groups)
-        logger.scalars({"lr/body": body_lr, "lr/heads": head_lr}, step)
 
     def _modules(self) -> dict[str, nn.Module]:
         """The body and every task's head (the whole run's, so any stage's checkpoint holds them all)."""
         return training_modules(self.run.body, self.run.tasks)
 
-    def save_checkpoint(self) -> None:
-        """Everything a resumed run needs to continue exactly; collective, written by rank 0."""
-        parallel = self.run.parallel
-        rng = parallel.gather(rng_state())
-        if not parallel.is_main:
-            return
+    def checkpoint_state(self) -> Optional[tuple[dict[str, torch.Tensor], dict[str, Any]]]:
+        """Everything a resumed run needs to continue exactly; collective, returned on rank 0 only."""
+        rng = self.run.parallel.gather(rng_state())
+        if not self.run.parallel.is_main:
+            return None
         state = {
             "stage": self.name,
-            "steps_done": self.steps_done,
+            "trainer_state": self.state.state_dict(),
             "progress": self.progress.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "weighter": self.weighter.state_dict(),
             "tasks": {task.name: task.state_dict() for task in self.tasks},
-            "callbacks": {type(c).__name__: c.state_dict() for c in self.callbacks},
-            "stopped": self.control.stop,
-            "tokens": dict(self.tokens),
+            "callbacks": {c.name: c.state_dict() for c in self.callbacks},
             "rng": rng,
         }
-        self.run.checkpoint.save(module_tensors(self._modules()), state, self.global_step)
+        return module_tensors(self._modules()), state
 
     def load_state_dict(self, tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
         """Continue from a checkpoint of this stage (``progress`` was restored by the trainer)."""
@@ -438,17 +442,17 @@ class StageLoop:
                 f"{self.run.checkpoint.directory}: the checkpoint is of stage '{state['stage']}' but the trainer's next "
                 f"stage is '{self.name}'; resume with the run's own config.json"
             )
+        if "trainer_state" not in state:
+            state = legacy_callback_state(state, self.state)
         load_module_tensors(self._modules(), tensors, self.run.checkpoint.directory)
-        self.steps_done = state["steps_done"]
+        self.state.load_state_dict(state["trainer_state"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.weighter.load_state_dict(state["weighter"])
         for task in self.tasks:
             task.load_state_dict(state["tasks"][task.name])
         for callback in self.callbacks:
-            callback.load_state_dict(state["callbacks"][type(callback).__name__])
-        self.control.stop = state["stopped"]
-        self.tokens.update(state["tokens"])
+            callback.load_state_dict(state["callbacks"][callback.name])
         rng = state["rng"]
         set_rng_state(rng[self.run.parallel.rank % len(rng)])
 

@@ -1,8 +1,11 @@
-from tartan_fw.training.callbacks.base import Callback, Control
+from tartan_fw.training.callbacks.base import Callback, EvaluationResult, Loop, TrainerControl, TrainerState
 from tartan_fw.training.callbacks.checkpointing import Checkpointing
 from tartan_fw.training.callbacks.evaluation import Evaluation
 from tartan_fw.training.callbacks.interruption import Interruption
 from tartan_fw.training.callbacks.nonfinite import NonFiniteGuard
 from tartan_fw.training.callbacks.scalars import ScalarLogging
 
-__all__ = ["Callback", "Checkpointing", "Control", "Evaluation", "Interruption", "NonFiniteGuard", "ScalarLogging"]
+__all__ = [
+    "Callback", "Checkpointing", "Evaluation", "EvaluationResult", "Interruption", "Loop", "NonFiniteGuard",
+    "ScalarLogging", "TrainerControl", "TrainerState",
+]

@@ -1,26 +1,22 @@
-"""The resumable checkpoint: every ``every`` steps, and when the run is interrupted."""
+"""The resumable checkpoint: every ``trainer.checkpoint_every`` steps, and when a callback asks for one."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
-
-from tartan_fw.training.callbacks.base import Callback
-
-if TYPE_CHECKING:
-    from tartan_fw.training.trainer import StageLoop
+from tartan_fw.training.callbacks.base import Callback, Loop
 
 
+@Callback.register("checkpointing")
 class Checkpointing(Callback):
     """Runs last, so the checkpoint holds every other callback's state after this step.
 
-    ``every`` counts steps across stages (null: only on interruption); a killed run loses the
-    steps since the last checkpoint and redoes them identically when resumed.
+    ``checkpoint_every`` counts steps across stages (null: only when asked, as on interruption);
+    a killed run loses the steps since the last checkpoint and redoes them identically when resumed.
     """
 
-    def __init__(self, every: Optional[int]) -> None:
-        self.every = every
-
-    def on_step_end(self, loop: "StageLoop", step: int) -> None:
-        periodic = self.every is not None and loop.global_step % self.every == 0
-        if periodic or loop.control.interrupted_by is not None:
-            loop.save_checkpoint()
+    def on_step_end(self, loop: Loop) -> None:
+        every, step = loop.settings.checkpoint_every, loop.state.global_step
+        if not (loop.control.should_save or (every is not None and step % every == 0)):
+            return
+        written = loop.checkpoint_state()  # collective: every rank takes part
+        if written is not None:
+            loop.run.checkpoint.save(*written, step)

@@ -2,50 +2,44 @@
 
 from __future__ import annotations
 
-import math
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any
 
-from tartan_fw.training.callbacks.base import Callback
+from tartan_fw.training.callbacks.base import Callback, Loop
 from tartan_fw.training.checkpoint import save_end_task_model
 
-if TYPE_CHECKING:
-    from tartan_fw.training.trainer import StageLoop
 
-
+@Callback.register("evaluation")
 class Evaluation(Callback):
-    """Evaluates the end-task on dev every ``eval_every`` steps and at the stage's last step.
+    """Evaluates the end-task on dev every ``eval_every`` steps of the stage and at its last step.
 
-    A score above the best so far (``baseline`` at first: the previous stage's best) saves the
-    body and end-task head to ``best/model.safetensors``; ``patience`` evaluations without
-    improvement end the stage (null: never). With ``eval_every`` null it never evaluates.
+    A score above ``state.best_score`` (at first the previous stage's best) saves the body and
+    end-task head to ``best/model.safetensors``; ``patience`` evaluations without improvement
+    end the stage (null: never). A stage whose ``eval_every`` is null never evaluates.
     """
 
-    def __init__(self, eval_every: Optional[int], patience: Optional[int], baseline: float = -math.inf) -> None:
-        self.eval_every, self.patience = eval_every, patience
-        self.best = baseline
-        self.best_step = 0
-        self.best_dev: dict[str, float] = {}
+    def __init__(self) -> None:
         self.bad_evaluations = 0
 
-    def on_step_end(self, loop: "StageLoop", step: int) -> None:
-        if self.eval_every is None or (step % self.eval_every and step != loop.schedule.max_steps):
+    def on_step_end(self, loop: Loop) -> None:
+        schedule, state, run = loop.stage.schedule, loop.state, loop.run
+        step = state.steps_done
+        if schedule.eval_every is None or (step % schedule.eval_every and step != schedule.max_steps):
             return
-        run, metric = loop.run, loop.run.end_task.metric
-        dev = run.evaluate("dev")
-        run.logger.scalars({f"eval/{k}": v for k, v in dev.items()}, loop.global_step)
-        if dev[metric] > self.best:
-            self.best, self.best_step, self.best_dev, self.bad_evaluations = dev[metric], loop.global_step, dev, 0
+        metric = run.end_task.metric
+        dev = loop.evaluate("dev").metrics
+        run.logger.scalars({f"eval/{k}": v for k, v in dev.items()}, state.global_step)
+        if dev[metric] > state.best_score:
+            state.best_score, state.best_step, state.best_dev = dev[metric], state.global_step, dev
+            self.bad_evaluations = 0
             if run.parallel.is_main:
                 save_end_task_model(run.body, run.end_task.head, run.best_path)
         else:
             self.bad_evaluations += 1
-        loop.control.stop = self.patience is not None and self.bad_evaluations >= self.patience
-        loop.control.status = f"dev {metric} {dev[metric]:.4f} (best {self.best:.4f})"
+        loop.control.should_stop_stage = schedule.patience is not None and self.bad_evaluations >= schedule.patience
+        loop.control.status = f"dev {metric} {dev[metric]:.4f} (best {state.best_score:.4f})"
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best": self.best, "best_step": self.best_step, "best_dev": self.best_dev,
-                "bad_evaluations": self.bad_evaluations}
+        return {"bad_evaluations": self.bad_evaluations}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best, self.best_step = state["best"], state["best_step"]
-        self.best_dev, self.bad_evaluations = state["best_dev"], state["bad_evaluations"]
+        self.bad_evaluations = state["bad_evaluations"]

@@ -6,16 +6,14 @@ import logging
 import signal
 import threading
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
-from tartan_fw.training.callbacks.base import Callback
-
-if TYPE_CHECKING:
-    from tartan_fw.training.trainer import StageLoop
+from tartan_fw.training.callbacks.base import Callback, Loop
 
 logger = logging.getLogger(__name__)
 
 
+@Callback.register("interruption")
 class Interruption(Callback):
     """Turns the first SIGINT/SIGTERM into a request honoured at the end of the current step.
 
@@ -30,7 +28,7 @@ class Interruption(Callback):
         self.received: Optional[int] = None
         self.previous: dict[int, Any] = {}
 
-    def on_train_begin(self, loop: "StageLoop") -> None:
+    def on_train_begin(self, loop: Loop) -> None:
         self.received = None
         if threading.current_thread() is threading.main_thread():
             self.previous = {number: signal.signal(number, self._handle) for number in self.SIGNALS}
@@ -43,11 +41,12 @@ class Interruption(Callback):
         logger.warning("%s received: stopping after this step with a checkpoint (send it again to stop now)",
                        signal.Signals(number).name)
 
-    def on_step_end(self, loop: "StageLoop", step: int) -> None:
+    def on_step_end(self, loop: Loop) -> None:
         if loop.run.parallel.any(self.received is not None):
             loop.control.interrupted_by = self.received or signal.SIGTERM
+            loop.control.should_save = True
 
-    def on_train_end(self, loop: "StageLoop") -> None:
+    def on_train_end(self, loop: Loop) -> None:
         self._restore()
 
     def _restore(self) -> None:

@@ -1,0 +1,97 @@
+"""What training returns and ``metrics.json`` holds, as typed records (``to_dict`` is the file's layout)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+
+@dataclass
+class StageResult:
+    """One stage's summary; ``best_dev_score`` is None when the stage never evaluated."""
+
+    name: str
+    steps: int
+    steps_total: int  # steps of this stage and the ones before
+    best_dev: dict[str, float]
+    best_dev_score: Optional[float]
+    best_step: int
+    stopped_early: bool
+    nonfinite_steps: int
+    tokens: dict[str, int]  # keyed ``<stage>/<task>``
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Compute:
+    """What a run cost (``training/compute.py`` explains the FLOPs estimate)."""
+
+    body_parameters: int
+    tokens: int
+    steps: int
+    wall_time_s: float
+    flops: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class StageSummary:
+    """A pipeline stage's headline numbers, listed in the pipeline's metrics."""
+
+    name: str
+    best_dev: dict[str, float]
+    best_step: Optional[int]
+    test: dict[str, float]
+    steps: int
+    wall_time_s: float
+    tokens: dict[str, int]
+    compute: Compute
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RunMetrics:
+    """A finished run: the headline ``metric``, the best dev scores and the test scores at that checkpoint.
+
+    ``best_dev``, ``best_step`` and ``test`` are empty (None) for a ``pretrain`` run, which does not
+    evaluate. A pipeline's are its last stage's, with every stage in ``pipeline`` and ``compute``
+    summed over them.
+    """
+
+    metric: str
+    best_dev: dict[str, float]
+    best_step: Optional[int]
+    test: dict[str, float]
+    steps: int
+    wall_time_s: float
+    tokens: dict[str, int]
+    stages: list[StageResult]
+    compute: Optional[Compute] = None
+    pipeline: list[StageSummary] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``metrics.json`` layout (``pipeline`` only for pipelines)."""
+        result = asdict(self)
+        if not self.pipeline:
+            del result["pipeline"]
+        return result
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "RunMetrics":
+        return cls(**{
+            **values,
+            "stages": [StageResult(**s) for s in values["stages"]],
+            "compute": Compute(**values["compute"]) if values.get("compute") else None,
+            "pipeline": [StageSummary(**{**s, "compute": Compute(**s["compute"])}) for s in values.get("pipeline", [])],
+        })
+
+    def summary(self, name: str) -> StageSummary:
+        assert self.compute is not None, "a finished run has its compute"
+        return StageSummary(name, self.best_dev, self.best_step, self.test, self.steps, self.wall_time_s, self.tokens,
+                            self.compute)
