@@ -10,6 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from conftest import REAL_DATA, needs_real_data
@@ -65,14 +66,19 @@ def write_plugin(path: Path, name: str, body: str = "") -> Path:
     return path
 
 
-@needs_real_data
-def test_tutorial_code_runs_as_written(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    files = tutorial_files()
-    assert set(files) == {"plugins/word_order.py", "experiments/word_order.jsonnet"}
+def write_tutorial(project: Path, files: dict[str, str]) -> None:
     shutil.copytree(REPO / "experiments", project / "experiments")
     for path, code in files.items():
         (project / path).parent.mkdir(parents=True, exist_ok=True)
         (project / path).write_text(code)
+
+
+@needs_real_data
+def test_tutorial_code_runs_as_written(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = tutorial_files()
+    assert set(files) == {"plugins/word_order.py", "experiments/word_order.jsonnet", "plugins/class_f1.py",
+                          "experiments/class_f1.jsonnet"}
+    write_tutorial(project, {p: c for p, c in files.items() if "word_order" in p})
     monkeypatch.setenv("TARTAN_DATA", str(REAL_DATA))
 
     listed = invoke("list", "aux_task")
@@ -166,3 +172,39 @@ def test_a_plugin_taking_a_registered_name_names_both(project: Path, tiny) -> No
     result = invoke("validate", "exp.json")
     assert_one_line_error(result, "plugin 'plugins.clash'", "cannot register plugins.clash.PluginTask as aux_task 'mlm'",
                           "taken by tartan_fw.tasks.masked_lm.MaskedLMTask")
+
+
+@needs_real_data
+def test_callback_tutorial_logs_each_class_f1_at_every_evaluation(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sklearn.metrics import f1_score
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    write_tutorial(project, {p: c for p, c in tutorial_files().items() if "class_f1" in p})
+    monkeypatch.setenv("TARTAN_DATA", str(REAL_DATA))
+    listed = invoke("list", "callback")
+    assert listed.exit_code == 0 and "per_class_f1" in listed.output, listed.output
+
+    small = ["-o", "trainer.max_steps=4", "-o", "trainer.eval_every=2", "-o", "body.hidden_size=32",
+             "-o", "body.num_layers=1", "-o", "body.intermediate_size=64", "-o", "body.vocab_size=300",
+             "-o", "body.max_length=48", "--ext-var", "aux=tapt"]
+    out = project / "runs" / "class_f1"
+    result = invoke("run", "experiments/class_f1.jsonnet", "-s", str(out), "--device", "cpu", "--quiet", *small)
+    assert result.exit_code == 0, result.output
+
+    events = EventAccumulator(str(out / "tensorboard"))
+    events.Reload()
+    labels = json.loads((out / "labels.json").read_text())
+    per_class = {label: events.Scalars(f"eval/f1/{label}") for label in labels}
+    assert all([e.step for e in logged] == [2, 4] for logged in per_class.values())
+    for index, macro in enumerate(events.Scalars("eval/macro_f1")):  # macro-F1 is the mean over the classes
+        assert macro.value == pytest.approx(sum(logged[index].value for logged in per_class.values()) / len(labels))
+
+    # The best checkpoint's dev predictions give the scores logged at its step.
+    from tartan_fw.experiment import load_run
+
+    best_step = json.loads((out / "metrics.json").read_text())["best_step"]
+    evaluation = load_run(out, torch.device("cpu")).evaluate("dev")
+    expected = f1_score(evaluation.gold.numpy(), evaluation.predicted.numpy(), labels=list(range(len(labels))),
+                        average=None, zero_division=0)
+    logged = [next(e.value for e in per_class[label] if e.step == best_step) for label in labels]
+    assert logged == pytest.approx(expected.tolist(), abs=1e-6)
