@@ -15,18 +15,17 @@ local lib = import 'tartan.libsonnet';
     body_lr: 2e-5,
     head_lr: 2e-5,  // one learning rate for everything, as their optimizer has
     weight_decay: 0.1,
-    warmup_fraction: 0.06,
     eval_every: lib.steps(task, 1, 16),
     patience: 3,
   },
 
   // TAPT: 100 epochs of masked-LM on the task's own text, lr 1e-4, batch 256 = 16 x 16 accumulated
-  // (their released TAPT command; batch 2048 is their DAPT batch), 6% warmup, weight decay 0.01.
+  // (their released TAPT command; batch 2048 is their DAPT batch), 6% warmup, weight decay 0.01
+  // (lr, warmup and weight decay are the pretrain trainer's defaults).
   tapt_stage(task):: {
     name: 'tapt',
     aux_tasks: [lib.tapt(task, 256)],
-    trainer: { type: 'pretrain', max_steps: lib.steps(task, 100, 256), lr: 1e-4, weight_decay: 0.01,
-               warmup_fraction: 0.06, accumulation_steps: 16 },
+    trainer: { type: 'pretrain', max_steps: lib.steps(task, 100, 256), accumulation_steps: 16 },
   },
 
   // DAPT: Gururangan et al. ran 12.5K steps of batch 2048 (16 x 128 accumulated) at lr 5e-4 on the whole
@@ -36,8 +35,7 @@ local lib = import 'tartan.libsonnet';
   dapt_stage(task, corpus, corpus_size):: {
     name: 'dapt',
     aux_tasks: [lib.dapt(task, 256, corpus=corpus)],
-    trainer: { type: 'pretrain', max_steps: lib.steps(task, 100 * corpus_size, 256), lr: 1e-4, weight_decay: 0.01,
-               warmup_fraction: 0.06, accumulation_steps: 16 },
+    trainer: { type: 'pretrain', max_steps: lib.steps(task, 100 * corpus_size, 256), accumulation_steps: 16 },
   },
 
   // The shared part of every baseline of `task_name` on `model` (a hub name, a local directory, a released

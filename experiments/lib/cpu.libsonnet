@@ -17,7 +17,6 @@ function(config, steps=1000) config + {
     max_steps: steps,
     body_lr: 5e-4,
     head_lr: 1e-3,
-    warmup_fraction: 0.06,
     eval_every: 100,
   },
 }

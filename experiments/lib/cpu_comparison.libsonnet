@@ -13,11 +13,10 @@ function(task_name, method, steps=400, meta={})
     max_steps: steps,
     body_lr: 5e-4,  // a from-scratch encoder needs a larger rate than the paper's 1e-4 (quickstart's value)
     head_lr: 1e-3,
-    warmup_fraction: 0.06,
     eval_every: 50,
-    // No early stopping: a from-scratch encoder predicts the majority class for the first ~200 steps, and
-    // with patience the slower multitask runs stopped on that plateau. The best dev checkpoint is kept.
-    patience: null,
+    // No patience (no early stopping, the default): a from-scratch encoder predicts the majority class for
+    // the first ~200 steps, and with patience the slower multitask runs stopped on that plateau. The best
+    // dev checkpoint is kept.
   };
   local common = {
     description: method + ' on ' + task_name + ', CPU-sized (from-scratch encoder)',
@@ -29,7 +28,7 @@ function(task_name, method, steps=400, meta={})
     tapt: common + {
       stages: [
         { name: 'tapt', aux_tasks: [lib.tapt(task, 16)],
-          trainer: { type: 'pretrain', max_steps: steps, lr: trainer.body_lr, warmup_fraction: 0.06 } },
+          trainer: { type: 'pretrain', max_steps: steps, lr: trainer.body_lr } },
         { name: 'finetune', trainer: trainer },
       ],
     },

@@ -14,30 +14,30 @@ function(task_name, aux=['tapt', 'dapt'], weighter={ type: 'uniform' }, model='r
     description: 'Dery et al. (2022) on ' + task_name,
     body: lib.body(model, task, 512),
     end_task: lib.end_task(task, end_batch),
+    local auxiliary = {
+      tapt: lib.tapt(task, aux_batch),
+      dapt: if dapt_corpus == null then lib.dapt(task, aux_batch) else lib.dapt(task, aux_batch, corpus=dapt_corpus),
+      nsp: lib.nsp(task, aux_batch),
+    },
     aux_tasks: [
-      if name == 'tapt' then lib.tapt(task, aux_batch)
-      else if name == 'nsp' then lib.nsp(task, aux_batch)
-      else if dapt_corpus == null then lib.dapt(task, aux_batch)
-      else lib.dapt(task, aux_batch, corpus=dapt_corpus)
+      assert std.objectHas(auxiliary, name) : "aux: unknown task '" + name + "'; use " + std.join(', ', std.objectFields(auxiliary));
+      auxiliary[name]
       for name in aux
     ],
     weighter: weighter,
     trainer: {
       type: 'tartan',
       max_steps: lib.steps(task, epochs, end_batch),
-      body_lr: 1e-4,  // the paper's grid {1e-3, 1e-4, 1e-5}
-      head_lr: 1e-3,
+      // Defaults kept: body_lr 1e-4 (from the paper's grid {1e-3, 1e-4, 1e-5}), head_lr 1e-3,
+      // warmup_fraction 0.06 (Gururangan et al., 2020), max_grad_norm 1.0.
       weight_decay: 0.1,  // Gururangan et al. (2020)
-      warmup_fraction: 0.06,  // Gururangan et al. (2020)
-      max_grad_norm: 1.0,
       accumulation_steps: 4,  // 128 x 512 tokens of roberta-base does not fit most GPUs at once
       eval_every: steps_per_epoch,
       patience: 20,  // epochs without dev improvement
-      // Optional final fine-tuning on the end-task alone (section 3.1), Gururangan et al.'s settings.
+      // Optional final fine-tuning on the end-task alone (section 3.1), Gururangan et al.'s settings
+      // (the stage's defaults: lr 2e-5 for body and head, 6% warmup).
       finetune: {
         max_steps: lib.steps(task, 10, 16),
-        body_lr: 2e-5,
-        head_lr: 2e-5,
         eval_every: lib.steps(task, 1, 16),
         patience: 3,
       },

@@ -1,5 +1,7 @@
 // Building blocks shared by every experiment file. An experiment file picks a task, the auxiliary
 // corpora and a weighter; everything else comes from here, so files differ only where methods do.
+// A setting left out takes the component's Python default (`tartan-fw list` shows them); these
+// files set only what an experiment chooses.
 local tasks = import 'tasks.libsonnet';
 
 {
@@ -26,7 +28,7 @@ local tasks = import 'tasks.libsonnet';
     dataset: task.dataset,
     metric: task.metric,
     batch_size: batch_size,
-    head: { type: 'classification', dropout: 0.1 },
+    head: { type: 'classification' },  // dropout 0.1, the head's default
   },
 
   // Masked-LM auxiliary tasks: TAPT on the task's own text, DAPT on in-domain text. `fraction`
@@ -37,14 +39,14 @@ local tasks = import 'tasks.libsonnet';
     name: 'tapt',
     corpus: task.dataset + '/train.txt',
     batch_size: batch_size,
-    reader: { type: 'text_lines', fraction: fraction },
+    reader: { type: 'text_lines', [if fraction != null then 'fraction']: fraction },
   },
   dapt(task, batch_size, fraction=null, corpus=task.dataset + '/domain.1xTAPT.txt'):: {
     type: 'mlm',
     name: 'dapt',
     corpus: corpus,
     batch_size: batch_size,
-    reader: { type: 'text_lines', fraction: fraction },
+    reader: { type: 'text_lines', [if fraction != null then 'fraction']: fraction },
   },
 
   // Next sentence prediction (the objective the paper's conclusion asks META-TARTAN to revisit).
@@ -55,7 +57,7 @@ local tasks = import 'tasks.libsonnet';
     name: 'nsp',
     corpus: corpus,
     batch_size: batch_size,
-    head: { type: 'classification', dropout: 0.1 },
+    head: { type: 'classification' },
   },
 
   steps(task, epochs, batch_size):: std.ceil(epochs * task.train_size / batch_size),
