@@ -22,22 +22,21 @@ import torch
 from tartan_fw.data.batching import ordered_batches
 from tartan_fw.data.tokenized import tokenize
 from tartan_fw.errors import TartanError
-from tartan_fw.models.bodies.base import Body
+from tartan_fw.models.bodies.base import Body, TextBody
 from tartan_fw.models.heads import ClassificationHead
 from tartan_fw.run_directory import BODY_SETTINGS_FILE, LABELS_FILE, RunDirectory, read_run_config
 
 
 def save_model_files(body: Body, folder: Path) -> None:
-    """Write the encoder's config and tokenizer into ``folder`` (bodies without both: nothing)."""
-    encoder, tokenizer = getattr(body, "encoder", None), getattr(body, "tokenizer", None)
-    if encoder is None or tokenizer is None:
+    """Write a text body's encoder config and tokenizer into ``folder`` (other bodies: nothing)."""
+    if not isinstance(body, TextBody):
         return
-    encoder.config.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    body.encoder.config.save_pretrained(folder)
+    body.tokenizer.save_pretrained(folder)
     (folder / BODY_SETTINGS_FILE).write_text(json.dumps({"max_length": body.max_length}) + "\n")
 
 
-class SavedEncoderBody(Body):
+class SavedEncoderBody(TextBody):
     """A run's encoder rebuilt, randomly initialised, from its saved architecture and tokenizer.
 
     Built the way the training bodies build theirs (a masked-LM model's base model), so the

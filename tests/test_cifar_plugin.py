@@ -150,3 +150,17 @@ def test_a_few_steps_through_the_cli(config: str, cifar_root: Path, tmp_path: Pa
     evaluated = CliRunner().invoke(cli, ["evaluate", str(out), "--device", "cpu"])
     assert evaluated.exit_code == 0, evaluated.output
     assert json.loads(evaluated.output)["accuracy"] == metrics["test"]["accuracy"]
+
+
+def test_the_cnn_body_is_a_body_and_a_text_task_on_it_is_a_configuration_error(cifar_root: Path) -> None:
+    from plugins.cifar.body import SmallCnnBody
+    from tartan_fw.errors import ConfigurationError
+    from tartan_fw.models.bodies import Body
+    from tartan_fw.tasks import MaskedLMTask
+
+    body = SmallCnnBody(DataRoot(cifar_root), channels=[8, 8, 16])
+    assert isinstance(body, Body) and body.hidden_size == 16
+    assert body.lm_head() is None and not body.load_lm_head_state({})
+    with pytest.raises(ConfigurationError, match=r"aux_tasks\.tapt: the task reads text and needs a text body .*"
+                                                 r"body 'cifar_cnn' has none"):
+        MaskedLMTask("tapt", "cifar100/train.txt").setup(body, DataRoot(cifar_root), seed=0)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import List, Optional
 
 import torch
 from torch import nn
 
+from tartan_fw.data.root import DataRoot
 from tartan_fw.models.bodies import Body
 
 
@@ -25,8 +26,8 @@ class SmallCnnBody(Body):
         groups: GroupNorm groups per layer (must divide every width).
     """
 
-    def __init__(self, data_root: Any, channels: Optional[List[int]] = None, groups: int = 8) -> None:
-        nn.Module.__init__(self)  # Body.__init__ sets up text-only state (max_length, a masked-LM head)
+    def __init__(self, data_root: DataRoot, channels: Optional[List[int]] = None, groups: int = 8) -> None:
+        super().__init__()
         widths = channels or [32, 64, 128]
         if len(widths) != 3 or any(w < 1 or w % groups for w in widths):
             raise ValueError(f"channels must be three widths divisible by groups={groups}, got {widths}")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import torch
 
 from tartan_fw.common.from_config import Lazy
+from tartan_fw.data.root import DataRoot
+from tartan_fw.models.bodies import Body
 from tartan_fw.models.heads import ClassificationHead, Head
 from tartan_fw.tasks import AuxTask
 
@@ -45,7 +47,7 @@ class OtherClassesTask(ImageClassification, AuxTask):
         self.head_config = head or Lazy(ClassificationHead, {}, f"aux_tasks.{name}.head")
         self.augment = augment
 
-    def setup(self, body: Any, data_root: Any, seed: int) -> None:
+    def setup(self, body: Body, data_root: DataRoot, seed: int) -> None:
         train = load_cifar100(data_root.path / self.dataset).train
         rows = torch.nonzero(train.coarse != self.superclass).squeeze(1)
         classes = train.fine[rows].unique()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Any, Callable, Literal, Optional
+from typing import Callable, Literal, Optional
 
 import torch
 from torch import nn
 
 from tartan_fw.common.from_config import Lazy
+from tartan_fw.data.root import DataRoot
+from tartan_fw.models.bodies import Body
 from tartan_fw.models.heads import ClassificationHead, Head
 from tartan_fw.tasks import EndTask
 
@@ -60,7 +62,7 @@ class SuperclassTask(ImageClassification, EndTask):
         self.augment = augment
         self.eval_batch_size = eval_batch_size
 
-    def setup(self, body: Any, data_root: Any, seed: int) -> None:
+    def setup(self, body: Body, data_root: DataRoot, seed: int) -> None:
         cifar = load_cifar100(data_root.path / self.dataset)
         fine_classes = sorted(set(cifar.train.fine[cifar.train.coarse == self.superclass].tolist()))
         self.labels = [cifar.fine_names[c] for c in fine_classes]

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
+from tartan_fw.models.bodies import Body
 from tartan_fw.models.heads import Head
 
 
@@ -18,7 +17,7 @@ class TokenDiscriminatorHead(Head):
         dropout: applied to the hidden states before the dense layer.
     """
 
-    def __init__(self, body: Any, dropout: float = 0.1) -> None:
+    def __init__(self, body: Body, dropout: float = 0.1) -> None:
         super().__init__()
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import torch
 from torch import nn
@@ -10,8 +10,10 @@ from torch import nn
 from tartan_fw.common.from_config import Lazy
 from tartan_fw.data.batching import Batch
 from tartan_fw.data.readers import DatasetReader
-from tartan_fw.models.heads import Head
+from tartan_fw.data.root import DataRoot
 from tartan_fw.errors import DataError
+from tartan_fw.models.bodies import Body, text_body
+from tartan_fw.models.heads import Head
 from tartan_fw.tasks import AuxTask, CorpusTask, TaskLoss
 
 from .head import TokenDiscriminatorHead
@@ -68,10 +70,11 @@ class ReplacedTokenTask(CorpusTask):
         self.head_config = head or Lazy(TokenDiscriminatorHead, {}, f"aux_tasks.{name}.head")
         self.replace_probability = replace_probability
 
-    def setup(self, body: Any, data_root: Any, seed: int) -> None:
+    def setup(self, body: Body, data_root: DataRoot, seed: int) -> None:
         path = self.read_corpus(body, data_root)
-        self.special_ids = torch.tensor(sorted(set(body.tokenizer.all_special_ids)))
-        unigram = torch.bincount(self.texts.ids.long(), minlength=len(body.tokenizer)).float()
+        tokenizer = text_body(body, f"aux_tasks.{self.name}").tokenizer
+        self.special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)))
+        unigram = torch.bincount(self.texts.ids.long(), minlength=len(tokenizer)).float()
         unigram[self.special_ids] = 0
         if not unigram.any():
             raise DataError(f"{path}: the corpus has no ordinary tokens to draw replacements from")

@@ -11,6 +11,8 @@ from torch import nn
 
 from tartan_fw.common.registrable import Registrable
 from tartan_fw.data.batching import Batch, IndexStream
+from tartan_fw.data.root import DataRoot
+from tartan_fw.models.bodies import Body
 
 
 @dataclass
@@ -25,9 +27,11 @@ class TaskLoss:
 class Task:
     """Shared by end- and auxiliary tasks: a cycling stream of training batches and a head.
 
-    Subclasses fill ``head`` and ``stream`` in :meth:`setup` and implement :meth:`collate` and
-    :meth:`loss`. Batches carry ``num_targets`` (examples, or masked tokens) so that gradient
-    accumulation can normalise by the whole batch's targets.
+    Built in two phases: the constructor takes config values only (so a config validates without
+    data), and :meth:`setup` receives the runtime dependencies once they exist. Subclasses fill
+    ``head`` and ``stream`` in :meth:`setup` and implement :meth:`collate` and :meth:`loss`.
+    Batches carry ``num_targets`` (examples, or masked tokens) so that gradient accumulation can
+    normalise by the whole batch's targets.
     """
 
     head: nn.Module
@@ -43,7 +47,12 @@ class Task:
         self.bucket_batches = bucket_batches
         self.generator = torch.Generator()
 
-    def setup(self, body: Any, data_root: Any, seed: int) -> None:
+    def setup(self, body: Body, data_root: DataRoot, seed: int) -> None:
+        """Read the data, build the head on ``body`` and start the stream seeded by ``seed``.
+
+        Tasks that read text take the tokenizer from ``text_body(body, where)``, which fails
+        with a configuration error for bodies of other inputs.
+        """
         raise NotImplementedError
 
     def task_seed(self, seed: int) -> int:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Any, Callable, Literal, Optional
+from typing import Callable, Literal, Optional
 
 import torch
 from torch import nn
@@ -9,8 +9,10 @@ from torch import nn
 from tartan_fw.common.from_config import Lazy
 from tartan_fw.data.batching import Batch, ordered_batches, pad
 from tartan_fw.data.readers import DatasetReader, JsonlClassificationReader
+from tartan_fw.data.root import DataRoot
 from tartan_fw.data.tokenized import TokenizedTexts, file_key, tokenize
 from tartan_fw.errors import DataError
+from tartan_fw.models.bodies import Body, text_body
 from tartan_fw.models.heads import ClassificationHead, Head
 from tartan_fw.tasks.base import EndTask, TaskLoss
 
@@ -56,7 +58,8 @@ class ClassificationTask(EndTask):
         self.texts: dict[str, TokenizedTexts] = {}
         self.targets: dict[str, torch.Tensor] = {}
 
-    def setup(self, body: Any, data_root: Any, seed: int) -> None:
+    def setup(self, body: Body, data_root: DataRoot, seed: int) -> None:
+        text = text_body(body, "end_task")
         examples = {}
         paths = {split: data_root.file(f"{self.dataset}/{name}") for split, name in self.files.items()}
         for split, path in paths.items():
@@ -70,10 +73,10 @@ class ClassificationTask(EndTask):
                     f"{path}:{unseen.line}: label '{unseen.label}' never occurs in train "
                     f"(train labels: {', '.join(self.labels)}); fix the label or add training examples"
                 )
-            key = file_key(path, self.reader.cache_key() if split == "train" else "all", body.fingerprint())
-            self.texts[split] = tokenize([e.text for e in examples[split]], body.tokenizer, body.max_length, key)
+            key = file_key(path, self.reader.cache_key() if split == "train" else "all", text.fingerprint())
+            self.texts[split] = tokenize([e.text for e in examples[split]], text.tokenizer, text.max_length, key)
             self.targets[split] = torch.tensor([index[e.label] for e in examples[split]])
-        self.pad_id = body.tokenizer.pad_token_id
+        self.pad_id = text.tokenizer.pad_token_id
         self.head = self.head_config.construct(body=body, num_labels=len(self.labels))
         self.start_stream(len(self.texts["train"]), seed, self.texts["train"].lengths())
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import torch
 
 from tartan_fw.data.batching import Batch, pad
 from tartan_fw.data.readers import DatasetReader, TextLinesReader
+from tartan_fw.data.root import DataRoot
 from tartan_fw.data.tokenized import TokenizedTexts, tokenize_file
+from tartan_fw.models.bodies import Body, text_body
 from tartan_fw.tasks.base import AuxTask
 
 
@@ -32,16 +34,17 @@ class CorpusTask(AuxTask):
         self.corpus = corpus
         self.reader = reader or TextLinesReader()
 
-    def corpus_file(self, data_root: Any) -> Path:
+    def corpus_file(self, data_root: DataRoot) -> Path:
         """The corpus under the data root (fetched if it is missing and fetchable)."""
         return data_root.file(self.corpus)
 
-    def read_corpus(self, body: Any, data_root: Any) -> Path:
+    def read_corpus(self, body: Body, data_root: DataRoot) -> Path:
         """Fill ``texts`` with the corpus tokenised by ``body`` (cached on disk) and ``pad_id`` with
         the tokenizer's padding id; returns the corpus's path, for error messages."""
+        text = text_body(body, f"aux_tasks.{self.name}")
         path = self.corpus_file(data_root)
-        self.texts = tokenize_file(path, self.reader, body)
-        self.pad_id = body.tokenizer.pad_token_id
+        self.texts = tokenize_file(path, self.reader, text)
+        self.pad_id = text.tokenizer.pad_token_id
         return path
 
     def pad_texts(self, indices: torch.Tensor) -> Batch:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import torch
 from torch import nn
@@ -8,6 +8,8 @@ from torch import nn
 from tartan_fw.data.batching import Batch
 from tartan_fw.data.masking import mask_tokens
 from tartan_fw.data.readers import DatasetReader
+from tartan_fw.data.root import DataRoot
+from tartan_fw.models.bodies import Body, text_body
 from tartan_fw.models.heads import MaskedLMHead
 from tartan_fw.tasks.base import AuxTask, TaskLoss
 from tartan_fw.tasks.corpus import CorpusTask
@@ -41,8 +43,9 @@ class MaskedLMTask(CorpusTask):
             raise ValueError(f"mask_probability must be in (0, 1), got {mask_probability}")
         self.mask_probability = mask_probability
 
-    def setup(self, body: Any, data_root: Any, seed: int) -> None:
+    def setup(self, body: Body, data_root: DataRoot, seed: int) -> None:
         self.read_corpus(body, data_root)
+        body = text_body(body, f"aux_tasks.{self.name}")
         tokenizer = body.tokenizer
         self.mask_id = tokenizer.mask_token_id
         self.special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)))

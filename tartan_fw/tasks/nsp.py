@@ -9,13 +9,16 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
 
 import torch
+
 from tartan_fw.common.from_config import Lazy
 from tartan_fw.data.readers import DatasetReader, Example
+from tartan_fw.data.root import DataRoot
 from tartan_fw.data.tokenized import TokenizedTexts
 from tartan_fw.errors import DataError
+from tartan_fw.models.bodies import Body, text_body
 from tartan_fw.models.heads import ClassificationHead, Head
 from tartan_fw.tasks.base import AuxTask
 from tartan_fw.tasks.labelled_texts import LabelledTextsTask
@@ -110,7 +113,8 @@ class NextSentenceTask(LabelledTextsTask):
         self.head_config = head or Lazy(ClassificationHead, {}, f"aux_tasks.{name}.head")
         self.split_sentences = split_sentences
 
-    def setup(self, body: Any, data_root: Any, seed: int) -> None:
+    def setup(self, body: Body, data_root: DataRoot, seed: int) -> None:
+        text = text_body(body, f"aux_tasks.{self.name}")
         path = self.corpus_file(data_root)
         grouped = documents(self.reader.read(path), self.split_sentences)
         if sum(len(d) for d in grouped) < 3 or all(len(d) < 2 for d in grouped):
@@ -119,11 +123,11 @@ class NextSentenceTask(LabelledTextsTask):
                 f"sentence to draw negatives from; use a larger corpus (or split_sentences: true)"
             )
         pairs = sentence_pairs(grouped, random.Random(self.task_seed(seed)))
-        encoded = body.tokenizer(
-            [p.first for p in pairs], [p.second for p in pairs], truncation="longest_first", max_length=body.max_length
+        encoded = text.tokenizer(
+            [p.first for p in pairs], [p.second for p in pairs], truncation="longest_first", max_length=text.max_length
         )["input_ids"]
         self.texts = TokenizedTexts.from_lists(encoded)
         self.targets = torch.tensor([p.label for p in pairs])
-        self.pad_id = body.tokenizer.pad_token_id
+        self.pad_id = text.tokenizer.pad_token_id
         self.head = self.head_config.construct(body=body, num_labels=2)
         self.start_stream(len(self.texts), seed)

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import torch
+
 from tartan_fw.common.from_config import Lazy
 from tartan_fw.data.readers import DatasetReader
+from tartan_fw.data.root import DataRoot
+from tartan_fw.models.bodies import Body
 from tartan_fw.models.heads import ClassificationHead, Head
 from tartan_fw.tasks.base import AuxTask
 from tartan_fw.tasks.labelled_texts import LabelledTextsTask
@@ -43,7 +46,7 @@ class RandomLabelsTask(LabelledTextsTask):
         self.num_labels = num_labels
         self.head_config = head or Lazy(ClassificationHead, {}, f"aux_tasks.{name}.head")
 
-    def setup(self, body: Any, data_root: Any, seed: int) -> None:
+    def setup(self, body: Body, data_root: DataRoot, seed: int) -> None:
         self.read_corpus(body, data_root)
         labels = torch.Generator().manual_seed(self.task_seed(seed))
         self.targets = torch.randint(self.num_labels, (len(self.texts),), generator=labels)

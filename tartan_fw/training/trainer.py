@@ -17,7 +17,9 @@ from tartan_fw.common.registrable import Registrable
 from tartan_fw.data.batching import Batch, split_batch
 from tartan_fw.errors import TartanError, TrainingInterrupted
 from tartan_fw.common.from_config import Lazy
+from tartan_fw.models.bodies import Body
 from tartan_fw.run_directory import RunDirectory
+from tartan_fw.tasks import AuxTask, EndTask, Task
 from tartan_fw.training.callbacks import Callback, EvaluationResult, TrainerControl, TrainerState
 from tartan_fw.training.callbacks.defaults import default_callbacks, legacy_callback_state
 from tartan_fw.training.checkpoint import (
@@ -37,9 +39,9 @@ from tartan_fw.weighters import TaskGradient, UniformWeighter, Weighter, Weighte
 class Run:
     """Everything a trainer works on, built by the experiment and passed in explicitly."""
 
-    body: nn.Module
-    end_task: Any
-    aux_tasks: list[Any]
+    body: Body
+    end_task: EndTask
+    aux_tasks: list[AuxTask]
     weighter: Weighter
     directory: Path
     device: torch.device
@@ -50,7 +52,7 @@ class Run:
     resume: bool = False  # continue from ``checkpoint`` when there is one
 
     @property
-    def tasks(self) -> list[Any]:
+    def tasks(self) -> list[Task]:
         return [self.end_task, *self.aux_tasks]
 
     @property

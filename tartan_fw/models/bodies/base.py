@@ -9,27 +9,55 @@ import torch
 from torch import nn
 
 from tartan_fw.common.registrable import Registrable
+from tartan_fw.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 class Body(Registrable, nn.Module):
-    """A Hugging Face encoder with its tokenizer, and the masked-LM head its checkpoint carries.
+    """The shared encoder every task's head reads: inputs to hidden states ``(batch, positions, hidden_size)``.
 
-    Subclasses decide where the encoder comes from (a checkpoint, or random initialisation) and
-    call :meth:`_adopt` with a masked-LM model; the body keeps the encoder and lends copies of the
-    LM head to masked-LM tasks.
+    What every body offers is small: ``hidden_size`` for the heads, ``forward`` for the tasks
+    (whose ``encode`` decides what to pass), and an optional masked-LM head that bodies from a
+    masked-LM checkpoint lend to masked-LM tasks (none here). Text bodies derive from
+    :class:`TextBody`; a body of other inputs (the CIFAR plugin's CNN) derives from this class.
+    The data root is injected into the constructor (``data_root``), for bodies that read data.
     """
 
     family: ClassVar[str] = "body"
     injected_parameters: ClassVar[tuple[str, ...]] = ("data_root",)
 
+    def __init__(self) -> None:
+        nn.Module.__init__(self)
+
+    @property
+    def hidden_size(self) -> int:
+        raise NotImplementedError
+
+    def lm_head(self) -> Optional[nn.Module]:
+        """A fresh copy of the body's pretrained masked-LM head, if it has one."""
+        return None
+
+    def load_lm_head_state(self, state: dict[str, torch.Tensor]) -> bool:
+        """Keep a continued-pretraining stage's trained LM head, so the next stage's masked-LM tasks
+        start from it; False when the body has no LM head to hold it."""
+        return False
+
+
+class TextBody(Body):
+    """A Hugging Face encoder with its tokenizer, and the masked-LM head its checkpoint carries.
+
+    Subclasses decide where the encoder comes from (a checkpoint, or random initialisation) and
+    call :meth:`_adopt` with a masked-LM model; the body keeps the encoder and lends copies of the
+    LM head to masked-LM tasks. Text tasks need one (:func:`text_body`).
+    """
+
     encoder: "PreTrainedModel"
     tokenizer: "PreTrainedTokenizerBase"
 
     def __init__(self, max_length: int) -> None:
-        nn.Module.__init__(self)
+        super().__init__()
         if max_length < 8:
             raise ValueError(f"max_length must be at least 8, got {max_length}")
         self.max_length = max_length
@@ -62,8 +90,6 @@ class Body(Registrable, nn.Module):
         return copy.deepcopy(self._lm_head[0], memo={id(embeddings): embeddings})
 
     def load_lm_head_state(self, state: dict[str, torch.Tensor]) -> bool:
-        """Keep a continued-pretraining stage's trained LM head, so the next stage's masked-LM tasks
-        start from it; False when the body has no LM head to hold it."""
         if not self._lm_head:
             return False
         self._lm_head[0].load_state_dict(state)
@@ -75,3 +101,13 @@ class Body(Registrable, nn.Module):
         if backend is not None:
             return backend.to_str()
         return f"{self.tokenizer.name_or_path}:{len(self.tokenizer)}"
+
+
+def text_body(body: Body, where: str) -> TextBody:
+    """``body`` as a text body, or a configuration error at ``where`` (a task that reads text)."""
+    if not isinstance(body, TextBody):
+        raise ConfigurationError([
+            f"{where}: the task reads text and needs a text body with a tokenizer (huggingface, scratch); "
+            f"body '{Body.registered_name(type(body)) or type(body).__name__}' has none"
+        ])
+    return body

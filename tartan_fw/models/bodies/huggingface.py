@@ -1,16 +1,15 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
-
+from tartan_fw.data.root import DataRoot
 from tartan_fw.errors import TartanError
-from tartan_fw.models.bodies.base import Body
+from tartan_fw.models.bodies.base import Body, TextBody
 
 logger = logging.getLogger(__name__)
 
 
 @Body.register("huggingface")
-class HuggingFaceBody(Body):
+class HuggingFaceBody(TextBody):
     """A pretrained encoder from the Hugging Face hub or a local directory.
 
     Args:
@@ -18,7 +17,7 @@ class HuggingFaceBody(Body):
         max_length: texts are truncated to this many tokens.
     """
 
-    def __init__(self, data_root: Any, model_name: str = "roberta-base", max_length: int = 512) -> None:
+    def __init__(self, data_root: DataRoot, model_name: str = "roberta-base", max_length: int = 512) -> None:
         from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer
 
         super().__init__(max_length)

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, List
+from typing import TYPE_CHECKING, List
 
 from tartan_fw.common.cache import cache_dir
 from tartan_fw.errors import DataError
-from tartan_fw.models.bodies.base import Body
+from tartan_fw.data.root import DataRoot
+from tartan_fw.models.bodies.base import Body, TextBody
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
@@ -15,7 +16,7 @@ SPECIAL_TOKENS = {"unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP
 
 
 @Body.register("scratch")
-class ScratchBody(Body):
+class ScratchBody(TextBody):
     """A small randomly initialised BERT, with a WordPiece tokenizer trained on the given corpora.
 
     Needs no download, so it serves CPU experiments and tests. The tokenizer is cached by the
@@ -31,7 +32,7 @@ class ScratchBody(Body):
 
     def __init__(
         self,
-        data_root: Any,
+        data_root: DataRoot,
         tokenizer_corpora: List[str],
         vocab_size: int = 8000,
         hidden_size: int = 128,

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import torch
 from torch import nn
 
+from tartan_fw.models.bodies.base import Body
 from tartan_fw.models.heads.base import Head
 
 
@@ -17,7 +18,7 @@ class ClassificationHead(Head):
         hidden_size: width of the dense layer (defaults to the body's hidden size).
     """
 
-    def __init__(self, body: Any, num_labels: int, dropout: float = 0.1, hidden_size: Optional[int] = None) -> None:
+    def __init__(self, body: Body, num_labels: int, dropout: float = 0.1, hidden_size: Optional[int] = None) -> None:
         super().__init__()
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")

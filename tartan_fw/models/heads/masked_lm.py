@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
+from tartan_fw.models.bodies.base import TextBody
 from tartan_fw.models.heads.base import Head
 
 
@@ -18,7 +17,7 @@ class MaskedLMHead(Head):
     tokens rather than with the sequence length.
     """
 
-    def __init__(self, body: Any) -> None:
+    def __init__(self, body: TextBody) -> None:
         super().__init__()
         pretrained = body.lm_head()
         self.predictions = pretrained if pretrained is not None else _fresh_lm_head(body)
@@ -43,5 +42,5 @@ class _LMTransform(nn.Module):
         return nn.functional.linear(hidden, self.decoder_weight, self.bias)
 
 
-def _fresh_lm_head(body: Any) -> nn.Module:
+def _fresh_lm_head(body: TextBody) -> nn.Module:
     return _LMTransform(body.hidden_size, body.encoder.get_input_embeddings().weight)
