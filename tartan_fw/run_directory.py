@@ -15,7 +15,8 @@
       metrics.json            written last: the run is finished when it exists
       <stage>/                a pipeline stage's own run directory, laid out the same way
 
-A sweep directory holds ``sweep.json`` and one run directory per seed, ``seed<N>/``.
+A sweep directory (:class:`SweepDirectory`) holds ``sweep.json``, one run directory per seed,
+``seed<N>/``, and each seed's output, ``seed<N>.log``.
 """
 
 from __future__ import annotations
@@ -26,9 +27,6 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from tartan_fw.errors import TartanError
-
-SWEEP_FILE = "sweep.json"
-
 
 @dataclass(frozen=True)
 class RunDirectory:
@@ -85,6 +83,23 @@ class RunDirectory:
 
     def is_started(self) -> bool:
         return self.config.is_file()
+
+
+@dataclass(frozen=True)
+class SweepDirectory:
+    """Paths inside a sweep directory."""
+
+    root: Path
+
+    @property
+    def settings(self) -> Path:
+        return self.root / "sweep.json"
+
+    def seed(self, seed: int) -> RunDirectory:
+        return RunDirectory(self.root / f"seed{seed}")
+
+    def log(self, seed: int) -> Path:
+        return self.root / f"seed{seed}.log"
 
 
 BODY_SETTINGS_FILE = "body.json"  # inside model/: what the tokenizer files do not say (max_length)

@@ -19,10 +19,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from tartan_fw.errors import TartanError
-
-METRICS_FILE = "metrics.json"
-CONFIG_FILE = "config.json"
-SWEEP_FILE = "sweep.json"
+from tartan_fw.run_directory import SweepDirectory
 # Run through main() rather than ``python -m``, which would import the CLI module twice.
 CLI = [sys.executable, "-c", "from tartan_fw.cli.main import main; main()"]
 
@@ -41,10 +38,6 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def seed_directory(sweep: Path, seed: int) -> Path:
-    return sweep / f"seed{seed}"
-
-
 @dataclass
 class SeedJob:
     """One seed's ``tartan-fw run`` command; its output goes to ``<sweep dir>/seed<N>.log``."""
@@ -56,18 +49,18 @@ class SeedJob:
 
 def pending_jobs(sweep: Path, seeds: list[int], run_arguments: Callable[[int, Path], list[str]]) -> tuple[list[SeedJob], list[int]]:
     """Jobs for the seeds not yet finished, and the finished seeds that are skipped."""
-    jobs, done = [], []
+    jobs, done, files = [], [], SweepDirectory(sweep)
     for seed in seeds:
-        directory = seed_directory(sweep, seed)
-        if (directory / METRICS_FILE).exists():
+        run = files.seed(seed)
+        if run.is_finished():
             done.append(seed)
             continue
-        arguments = run_arguments(seed, directory)
-        if (directory / CONFIG_FILE).exists():
+        arguments = run_arguments(seed, run.root)
+        if run.is_started():
             arguments.append("--resume")
-        elif directory.exists():
+        elif run.root.exists():
             arguments.append("--force")
-        jobs.append(SeedJob(seed, [*CLI, *arguments], sweep / f"seed{seed}.log"))
+        jobs.append(SeedJob(seed, [*CLI, *arguments], files.log(seed)))
     return jobs, done
 
 

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from tartan_fw.errors import TartanError
-
-METRICS_FILE = "metrics.json"
+from tartan_fw.run_directory import RunDirectory
 
 
 @dataclass
@@ -33,18 +32,19 @@ def run_directories(directory: Path) -> list[Path]:
     """``directory`` itself when it is a finished run, else its finished runs one level down (seed0, seed1, ...)."""
     if not directory.is_dir():
         raise TartanError(f"{directory}: no such directory; give a run or sweep directory")
-    if (directory / METRICS_FILE).exists():
+    if RunDirectory(directory).is_finished():
         return [directory]
-    runs = sorted((d for d in directory.iterdir() if (d / METRICS_FILE).is_file()), key=_natural_key)
+    runs = sorted((d for d in directory.iterdir() if RunDirectory(d).is_finished()), key=_natural_key)
     if not runs:
         raise TartanError(
-            f"{directory}: no finished runs (no {METRICS_FILE} in it or its subfolders); finish the sweep first"
+            f"{directory}: no finished runs (no {RunDirectory(directory).metrics.name} in it or its subfolders); "
+            f"finish the sweep first"
         )
     return runs
 
 
 def read_run(directory: Path) -> RunResult:
-    metrics = json.loads((directory / METRICS_FILE).read_text())
+    metrics = json.loads(RunDirectory(directory).metrics.read_text())
     metric = metrics["metric"]
     return RunResult(
         directory,
@@ -65,10 +65,11 @@ def read_runs(directory: Path) -> list[RunResult]:
 
 def tensorboard_directory(run: Path) -> Optional[Path]:
     """The run's event files; for a pipeline, those of its last stage."""
-    if (run / "tensorboard").is_dir():
-        return run / "tensorboard"
-    metrics = json.loads((run / METRICS_FILE).read_text()) if (run / METRICS_FILE).exists() else {}
+    files = RunDirectory(run)
+    if files.tensorboard.is_dir():
+        return files.tensorboard
+    metrics = json.loads(files.metrics.read_text()) if files.is_finished() else {}
     stages = [stage["name"] for stage in metrics.get("pipeline", [])]
-    if stages and (run / stages[-1] / "tensorboard").is_dir():
-        return run / stages[-1] / "tensorboard"
+    if stages and files.stage(stages[-1]).tensorboard.is_dir():
+        return files.stage(stages[-1]).tensorboard
     return None

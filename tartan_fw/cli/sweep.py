@@ -27,7 +27,8 @@ def sweep(context: click.Context, config_file: str, ext_var: tuple, override: tu
     from tartan_fw.errors import ConfigurationError, TartanError
     from tartan_fw.experiment import write_json
     from tartan_fw.pipeline import validate_config
-    from tartan_fw.sweep import SWEEP_FILE, parse_seeds, pending_jobs, run_jobs
+    from tartan_fw.run_directory import SweepDirectory
+    from tartan_fw.sweep import parse_seeds, pending_jobs, run_jobs
 
     include = context.obj["include"]
     config, _ = config_from_cli(config_file, ext_var, override, overrides, include)
@@ -46,7 +47,7 @@ def sweep(context: click.Context, config_file: str, ext_var: tuple, override: tu
 
     pending, done = pending_jobs(directory, chosen, run_arguments)
     directory.mkdir(parents=True, exist_ok=True)
-    write_json(directory / SWEEP_FILE, {"config": config_file, "ext_vars": list(ext_var), "overrides": list(override),
+    write_json(SweepDirectory(directory).settings, {"config": config_file, "ext_vars": list(ext_var), "overrides": list(override),
                                         "overrides_json": overrides, "seeds": chosen})
     console = Console(soft_wrap=True)
     if done:
