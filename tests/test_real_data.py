@@ -65,7 +65,7 @@ def test_quickstart_slice_runs_and_evaluate_reproduces_the_test_score(tmp_path: 
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())
     assert config["trainer"]["max_steps"] == 4 and config["body"]["hidden_size"] == 32
-    assert config["aux_tasks"][1]["reader"] == {"type": "text_lines", "fraction": None, "max_examples": 48}
+    assert config["aux_tasks"][1]["reader"] == {"type": "text_lines", "max_examples": 48}
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["metric"] == "macro_f1"
     assert set(metrics["test"]) >= {"micro_f1", "macro_f1", "accuracy"}
