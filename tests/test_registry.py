@@ -7,7 +7,6 @@ from typing import ClassVar, Dict, List, Literal, Optional, Union
 
 import pytest
 
-import tartan_fw.experiment  # noqa: F401  (built-ins registered before the registry fixture's snapshot)
 from tartan_fw.common.from_config import Lazy, build, validate
 from tartan_fw.common.registrable import Registrable
 from tartan_fw.errors import ConfigurationError, TartanError
@@ -255,3 +254,22 @@ def test_the_tiny_experiment_validates_and_builds(tiny) -> None:
     experiment = build(Experiment, tiny())
     assert [t.name for t in experiment.aux_tasks] == ["tapt", "dapt"]
     assert isinstance(experiment.body, Lazy)
+
+
+def test_each_package_registers_its_own_components_without_the_experiment_module() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from tartan_fw.training import Trainer\n"
+        "from tartan_fw.training.callbacks import Callback\n"
+        "print(Trainer.list_available(), Callback.list_available(), 'tartan_fw.experiment' in sys.modules)\n"
+        "import tartan_fw.cli.compare\n"  # a command module imports the shared CLI pieces, not main
+        "print('tartan_fw.cli.main' in sys.modules)\n"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert shown.stdout.splitlines() == [
+        "['pretrain', 'tartan'] ['checkpointing', 'evaluation', 'interruption', 'nonfinite', 'scalars'] False",
+        "False",
+    ]
