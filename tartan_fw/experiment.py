@@ -6,11 +6,13 @@ import json
 import logging
 import random
 import shutil
+import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, List, Optional
 
 import torch
 
+from tartan_fw.analysis.summary import summary_lines
 from tartan_fw.common.from_config import Lazy, build
 from tartan_fw.data.root import DataRoot
 from tartan_fw.errors import TartanError
@@ -22,11 +24,14 @@ from tartan_fw.training.body_weights import load_body
 from tartan_fw.training.checkpoint import TrainingCheckpoint, atomic_write_text, load_end_task_model
 from tartan_fw.training.compute import training_compute
 from tartan_fw.training.distributed import data_parallel
-from tartan_fw.training.logging import RunLogger, TensorBoardLogger
+from tartan_fw.training.logging import RunLogger, TensorBoardLogger, journal
+from tartan_fw.training.metrics import trivial_result
 from tartan_fw.training.results import RunMetrics
 from tartan_fw.training.stage import Stage
 from tartan_fw.training.trainer import Run, StageLoop, TartanTrainer, Trainer
 from tartan_fw.weighters import UniformWeighter, Weighter
+
+log = logging.getLogger(__name__)
 
 
 class Experiment:
@@ -157,26 +162,49 @@ def run_experiment(
             start_run_directory(directory, config, ext_vars)
             write_json(files.labels, experiment.end_task.labels)
             save_model_files(body, files.model_folder)
-        logger, handler = RunLogger(), logging.NullHandler()
+        logger, handlers = RunLogger(), run_log_handlers(files.log, show_progress) if parallel.is_main else []
         if parallel.is_main:
-            handler = logging.FileHandler(files.log)
-            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
             checkpoint = TrainingCheckpoint(files.checkpoint)
             purge_step = (checkpoint.global_step() if checkpoint.exists() else 0) + 1 if resume else None
             logger = TensorBoardLogger(files.tensorboard, config, purge_step)
-        logging.getLogger("tartan_fw").addHandler(handler)
+        for target, handler in handlers:
+            logging.getLogger(target).addHandler(handler)
+        journal.info("%s %s: %s; seed %d, device %s, %d CPU threads", "resuming" if resume else "starting", directory,
+                     config.get("description") or "experiment", experiment.seed, parallel.device, torch.get_num_threads())
+        terminal = sys.stdout.isatty()
         run = Run(body, experiment.end_task, aux_tasks, experiment.weighter, directory, parallel.device,
-                  experiment.seed, logger, show_progress and parallel.is_main, parallel, resume)
+                  experiment.seed, logger, show_progress and terminal and parallel.is_main, parallel, resume)
         try:
             metrics = experiment.trainer.fit(run)
             metrics.compute = training_compute(body, run.tasks, metrics)
+            if metrics.test:
+                warning = trivial_result(metrics.to_dict())
+                metrics.warnings = [warning] if warning else []
+                for line in summary_lines(directory, metrics.to_dict()):
+                    journal.info("%s", line)
+                if warning and parallel.is_main:
+                    log.warning("%s: %s", directory, warning)
         finally:
             logger.close()
-            logging.getLogger("tartan_fw").removeHandler(handler)
-            handler.close()
+            for target, handler in handlers:
+                logging.getLogger(target).removeHandler(handler)
+                handler.close()
         if parallel.is_main:
             write_json(files.metrics, metrics.to_dict())
     return metrics
+
+
+def run_log_handlers(log_file: Path, show_progress: bool) -> list[tuple[str, logging.Handler]]:
+    """(logger name, handler) pairs: everything into log.txt; the journal also to stdout when that is
+    not a terminal (where the progress bar would print nothing until the end)."""
+    to_file = logging.FileHandler(log_file)
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handlers: list[tuple[str, logging.Handler]] = [("tartan_fw", to_file), (journal.name, to_file)]
+    if show_progress and not sys.stdout.isatty():
+        to_stdout = logging.StreamHandler(sys.stdout)
+        to_stdout.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        handlers.append((journal.name, to_stdout))
+    return handlers
 
 
 def check_resumable(config: dict[str, Any], directory: Path) -> None:

@@ -28,7 +28,8 @@ from typing import Any, Optional
 import torch
 
 from tartan_fw.common.config import deep_merge
-from tartan_fw.common.from_config import validate
+from tartan_fw.common.from_config import build, validate
+from tartan_fw.data.root import DataRoot
 from tartan_fw.errors import ConfigurationError
 from tartan_fw.experiment import Experiment, check_run_directory, run_experiment, start_run_directory, write_json
 from tartan_fw.run_directory import RunDirectory
@@ -86,6 +87,23 @@ def validate_config(config: dict[str, Any]) -> list[str]:
         for problem in validate(Experiment, {**stage, "init_from": "<previous stage>"} if index else stage,
                                 f"stages[{index}]")
     ]
+
+
+def data_problems(config: dict[str, Any]) -> list[str]:
+    """Every data file a valid config needs that neither exists nor can be derived or fetched."""
+    stages = stage_configs(config) if is_pipeline(config) else [("", config)]
+    problems = []
+    for index, (_, stage) in enumerate(stages):
+        where = f"stages[{index}]." if is_pipeline(config) else ""
+        experiment = build(Experiment, stage)
+        root = DataRoot(experiment.data_root)
+        needed = [("body", name) for name in experiment.body.cls.data_files(experiment.body.config)]
+        needed += [("end_task", name) for name in experiment.end_task.data_files()]
+        needed += [(f"aux_tasks[{i}] ({task.name})", name) for i, task in enumerate(experiment.aux_tasks)
+                   for name in task.data_files()]
+        problems += [f"{where}{component}: {problem}" for component, name in needed
+                     if (problem := root.problem(name)) is not None]
+    return problems
 
 
 def run_config(

@@ -9,6 +9,7 @@ pretrained checkpoint is downloaded only to be overwritten by the run's own weig
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -115,8 +116,42 @@ def load_trained_model(directory: Path, device: torch.device, include: Iterable[
     return TrainedModel(body, head, labels, device)
 
 
-def export_model(model: TrainedModel, target: Path) -> None:
-    """The model in Hugging Face format, plus ``head.safetensors`` and ``labels.json`` (see docs/export.md).
+# Where a sequence-classification model of each family keeps the layers of our head (dense, tanh,
+# output on the first token): BERT's pooler then classifier, RoBERTa's classification head.
+SEQUENCE_CLASSIFIER_LAYERS = {
+    "bert": ("bert.pooler.dense", "classifier"),
+    "roberta": ("classifier.dense", "classifier.out_proj"),
+}
+
+
+def sequence_classifier(model: TrainedModel) -> Any:
+    """The model as the family's ``*ForSequenceClassification`` with ``id2label``, or None where the
+    family's head differs from ours (other families, or a head narrower than the body)."""
+    from transformers import AutoModelForSequenceClassification
+
+    config = copy.deepcopy(model.body.encoder.config)
+    layers = SEQUENCE_CLASSIFIER_LAYERS.get(config.model_type)
+    if layers is None or model.head.dense.out_features != config.hidden_size:
+        return None
+    config.num_labels = len(model.labels)
+    config.id2label = dict(enumerate(model.labels))
+    config.label2id = {label: i for i, label in enumerate(model.labels)}
+    config.architectures = None
+    classifier = AutoModelForSequenceClassification.from_config(config)
+    missing, unexpected = classifier.base_model.load_state_dict(model.body.encoder.state_dict(), strict=False)
+    dense, output = (classifier.get_submodule(name) for name in layers)
+    if unexpected or any(not key.startswith("pooler.") for key in missing):
+        return None
+    dense.load_state_dict(model.head.dense.state_dict())
+    output.load_state_dict(model.head.output.state_dict())
+    return classifier.eval()
+
+
+def export_model(model: TrainedModel, target: Path) -> str:
+    """The model in Hugging Face format, plus ``head.safetensors`` and ``labels.json`` (see docs/export.md);
+    returns the class written: a BERT or RoBERTa body becomes ``*ForSequenceClassification``, which
+    ``AutoModelForSequenceClassification`` and ``pipeline("text-classification")`` load; other
+    bodies are saved as the bare encoder.
 
     Written into a temporary folder beside ``target`` and renamed, so ``target`` is complete or absent.
     """
@@ -127,8 +162,10 @@ def export_model(model: TrainedModel, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     try:
-        model.body.encoder.save_pretrained(partial)
+        saved = sequence_classifier(model) or model.body.encoder
+        saved.save_pretrained(partial)
         model.body.tokenizer.save_pretrained(partial)
+        _portable_tokenizer_config(partial)
         save_file({k: v.detach().cpu().contiguous() for k, v in model.head.state_dict().items()},
                   str(partial / "head.safetensors"))
         (partial / LABELS_FILE).write_text(json.dumps(model.labels, indent=2) + "\n")
@@ -139,3 +176,14 @@ def export_model(model: TrainedModel, target: Path) -> None:
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
+    return type(saved).__name__
+
+
+def _portable_tokenizer_config(folder: Path) -> None:
+    """transformers 5 names a plain fast tokenizer's class ``TokenizersBackend``, which 4.x does not
+    know; ``PreTrainedTokenizerFast`` loads the same tokenizer.json in both."""
+    path = folder / "tokenizer_config.json"
+    config = json.loads(path.read_text())
+    if config.get("tokenizer_class") == "TokenizersBackend":
+        config["tokenizer_class"] = "PreTrainedTokenizerFast"
+        path.write_text(json.dumps(config, indent=2) + "\n")

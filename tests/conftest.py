@@ -16,7 +16,11 @@ import pytest
 # Set before torch is imported, and inherited by the CLI subprocesses tests start.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-REAL_DATA = Path(os.environ.get("TARTAN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+# Absolute, and exported so: README's command gives a relative root (TARTAN_DATA=../shared/data), and
+# tests that change directory (the tutorials run in a project folder) must still find it.
+REAL_DATA = Path(os.environ.get("TARTAN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")).resolve()
+if "TARTAN_DATA" in os.environ:
+    os.environ["TARTAN_DATA"] = str(REAL_DATA)
 needs_real_data = pytest.mark.skipif(
     not (REAL_DATA / "citation_intent" / "train.jsonl").exists(), reason=f"real data not found at {REAL_DATA} (set TARTAN_DATA)"
 )

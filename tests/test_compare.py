@@ -93,3 +93,23 @@ def test_single_runs_and_mismatched_metrics(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "different headline metrics" in result.output
     result = CliRunner().invoke(cli, ["compare", str(tmp_path / "one" / "seed9")])
     assert result.exit_code == 2 and "no finished runs" in result.output
+
+
+def test_the_majority_class_baseline_is_shown_beside_the_methods(tmp_path: Path) -> None:
+    finetune = write_sweep(tmp_path / "finetune", FINETUNE)
+    tartan = write_sweep(tmp_path / "tartan", TARTAN)
+    baseline = {"dev": {"label": "background", "macro_f1": 0.114}, "test": {"label": "background", "macro_f1": 0.0935}}
+    for run in (finetune / "seed0", tartan / "seed1"):  # runs from before the report carry none
+        metrics = json.loads((run / "metrics.json").read_text())
+        (run / "metrics.json").write_text(json.dumps({**metrics, "majority_baseline": baseline}))
+    result = CliRunner().invoke(cli, ["compare", str(finetune), str(tartan), "--out", str(tmp_path / "table")])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if "majority class" in line)
+    assert "majority class ('background')" in row and "9.35" in row and "11.40" in row
+    markdown = (tmp_path / "table.md").read_text()
+    assert "| majority class ('background') |  | 9.35 | 11.40 |" in markdown
+    rows = list(csv.DictReader((tmp_path / "table.csv").open()))
+    assert rows[-1]["method"] == "majority class ('background')" and float(rows[-1]["test_mean"]) == 0.0935
+    assert json.loads((tmp_path / "table.json").read_text())["majority_baseline"] == baseline
+    plain = CliRunner().invoke(cli, ["compare", str(write_sweep(tmp_path / "old", FINETUNE))])
+    assert "majority" not in plain.output

@@ -16,7 +16,11 @@ QUICKSTART = EXPERIMENTS / "quickstart.jsonnet"
 
 def test_ext_var_defaults_apply_when_not_given() -> None:
     config = load_config(QUICKSTART)
-    assert config["trainer"]["max_steps"] == 600
+    assert config["trainer"]["max_steps"] == 300 and config["trainer"]["body_lr"] == 5e-5
+    assert config["body"] == {"type": "huggingface", "model_name": "sentence-transformers/all-MiniLM-L6-v2",
+                              "max_length": 64}
+    control = load_config(EXPERIMENTS / "citation_intent_control_mt.jsonnet")  # keeps its documented defaults
+    assert control["trainer"]["max_steps"] == 600 and control["body"]["type"] == "scratch"
     paper = load_config(EXPERIMENTS / "citation_intent_mt.jsonnet")
     assert paper["body"] == {"type": "huggingface", "model_name": "roberta-base", "max_length": 512}
 
@@ -49,7 +53,7 @@ def test_dotted_overrides_parse_json_values_and_index_lists() -> None:
         ("body.tokenizer_corpora", '["a.txt"]'),
         ("trainer.finetune", '{"max_steps": 2}'),
     ]
-    config = load_config(QUICKSTART, dotted=dotted)
+    config = load_config(QUICKSTART, {"model": "scratch"}, dotted=dotted)
     assert config["trainer"]["max_steps"] == 12 and config["trainer"]["patience"] is None
     assert config["aux_tasks"][0]["batch_size"] == 3 and config["aux_tasks"][1]["batch_size"] == 16
     assert config["aux_tasks"][1]["reader"] == {"type": "text_lines", "max_examples": 5}
@@ -89,7 +93,7 @@ def test_a_misspelt_leaf_override_is_caught_by_validation() -> None:
 
 def test_overrides_json_deep_merges_then_dotted_applies_last() -> None:
     overrides = json.dumps({"trainer": {"max_steps": 5, "eval_every": 1}, "body": {"num_layers": 1}, "seed": 4})
-    config = load_config(QUICKSTART, overrides_json=overrides, dotted=[("trainer.max_steps", "6")])
+    config = load_config(QUICKSTART, {"model": "scratch"}, overrides_json=overrides, dotted=[("trainer.max_steps", "6")])
     assert config["trainer"]["max_steps"] == 6 and config["trainer"]["eval_every"] == 1
     assert config["trainer"]["body_lr"] == 1e-3
     assert config["body"]["num_layers"] == 1 and config["body"]["type"] == "scratch"
@@ -115,15 +119,25 @@ def test_jsonnet_syntax_error_is_one_line_naming_file_and_line(tmp_path: Path) -
     assert message.count(str(path)) == 1
 
 
-def test_jsonnet_runtime_error_in_a_library_names_the_library_line(tmp_path: Path) -> None:
+def test_jsonnet_runtime_error_in_a_library_names_the_users_line_then_the_library_line(tmp_path: Path) -> None:
     (tmp_path / "helpers.libsonnet").write_text("{\n  steps:: error 'steps must be set',\n}\n")
     path = tmp_path / "uses.jsonnet"
     path.write_text("local helpers = import 'helpers.libsonnet';\n{ trainer: { max_steps: helpers.steps } }\n")
     with pytest.raises(TartanError) as err:
         load_config(path)
     message = str(err.value)
-    assert message.startswith(f"{tmp_path / 'helpers.libsonnet'}:2:") and "steps must be set" in message
+    assert message.startswith(f"{path}:2:") and "steps must be set" in message
+    assert f"(in {tmp_path / 'helpers.libsonnet'}:2:" in message
     assert "\n" not in message
+
+
+def test_a_task_missing_a_key_names_the_users_file(tmp_path: Path) -> None:
+    path = tmp_path / "mine.jsonnet"
+    path.write_text(f"(import '{EXPERIMENTS}/lib/quickstart.libsonnet')(\n  task={{ dataset: 'mine' }})\n")
+    with pytest.raises(TartanError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}:") and "task: missing 'metric'" in message, message
 
 
 def test_missing_file_and_non_object_experiment(tmp_path: Path) -> None:

@@ -65,3 +65,16 @@ def test_missing_metric_is_reported(tmp_path: Path) -> None:
     write_run(tmp_path / "run", 0.0)
     result = CliRunner().invoke(cli, ["plot", str(tmp_path / "run"), "--metric", "accuracy", "-o", str(tmp_path / "f")])
     assert result.exit_code == 2 and "eval/accuracy" in result.output and "--metric" in result.output
+
+
+def test_plot_writes_into_the_run_directory_by_default(tmp_path: Path, monkeypatch) -> None:
+    write_run(tmp_path / "runs" / "meta" / "seed0", 0.0)
+    write_run(tmp_path / "runs" / "single", 0.05)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["plot", "runs/single"])
+    assert result.exit_code == 0, result.output
+    assert_png(tmp_path / "runs" / "single" / "weights.png")
+    result = CliRunner().invoke(cli, ["plot", "runs/meta", "runs/single"])
+    assert result.exit_code == 0, result.output
+    assert_png(tmp_path / "runs" / "dev.png")  # several directories: their common parent
+    assert not (tmp_path / "plots").exists() and not (tmp_path / "weights.png").exists()

@@ -86,7 +86,7 @@ def test_tutorial_code_runs_as_written(project: Path, monkeypatch: pytest.Monkey
     validated = invoke("validate", "experiments/word_order.jsonnet")
     assert validated.exit_code == 0, validated.output
 
-    small = ["-o", "trainer.max_steps=2", "-o", "trainer.eval_every=2", "-o", "body.hidden_size=32",
+    small = ["--ext-var", "model=scratch", "-o", "trainer.max_steps=2", "-o", "trainer.eval_every=2", "-o", "body.hidden_size=32",
              "-o", "body.num_layers=1", "-o", "body.intermediate_size=64", "-o", "body.vocab_size=300",
              "-o", "body.max_length=48"]
     result = invoke("run", "experiments/word_order.jsonnet", "-s", "runs/word_order", "--device", "cpu",
@@ -128,6 +128,12 @@ def test_include_package_and_config_include(project: Path, tiny) -> None:
     write_plugin(project / "cli_plugin.py", "from_cli")
     result = invoke("--include-package", "cli_plugin", "list", "aux_task")
     assert result.exit_code == 0 and "from_cli" in result.output, result.output
+    write_plugin(project / "after_plugin.py", "after_cli")
+    result = invoke("list", "aux_task", "--include-package", "after_plugin")  # AllenNLP's order
+    assert result.exit_code == 0 and "after_cli" in result.output, result.output
+    write_plugin(project / "equals_plugin.py", "equals_cli")
+    result = invoke("list", "--include-package=equals_plugin", "aux_task")
+    assert result.exit_code == 0 and "equals_cli" in result.output, result.output
 
     write_plugin(project / "config_plugin.py", "from_config")
     config = tiny(aux=())

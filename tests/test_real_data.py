@@ -55,7 +55,7 @@ def test_quickstart_slice_runs_and_evaluate_reproduces_the_test_score(tmp_path: 
     }
     result = CliRunner().invoke(cli, [
         "run", "experiments/quickstart.jsonnet", "-s", str(out), "--device", "cpu", "--quiet",
-        "--ext-var", "steps=4",
+        "--ext-var", "steps=4", "--ext-var", "model=scratch",
         "--overrides", json.dumps(overrides),
         "-o", "end_task.batch_size=8",
         "-o", "aux_tasks.0.batch_size=8", "-o", f"aux_tasks.0.reader={json.dumps(slice_of)}",

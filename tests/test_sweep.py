@@ -33,6 +33,8 @@ def test_sweep_runs_each_seed_once_and_resumes(tmp_path: Path, tiny) -> None:
     for seed in (0, 1):
         config_used = json.loads((sweep / f"seed{seed}" / "config.json").read_text())
         assert config_used["seed"] == seed and config_used["trainer"]["log_every"] == 2
+        log = (sweep / f"seed{seed}.log").read_text()  # the seed's stdout: plain progress lines, then the result
+        assert "multitask step 2/2 | loss tiny" in log and "majority-class baseline" in log
     assert json.loads((sweep / "sweep.json").read_text())["seeds"] == [0, 1]
     finished = (sweep / "seed0" / "metrics.json").stat().st_mtime_ns
 

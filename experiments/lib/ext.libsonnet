@@ -5,6 +5,7 @@ local given = std.extVar('tartan_ext_vars');
 
 {
   get(name, default):: if std.objectHas(given, name) then given[name] else default,
+  has(name):: std.objectHas(given, name),
   number(name, default):: if std.objectHas(given, name) then std.parseJson(given[name]) else default,
   // The named ext-vars that were given, parsed as JSON: settings whose defaults live in Python.
   given(names):: { [name]: std.parseJson(given[name]) for name in names if std.objectHas(given, name) },

@@ -7,6 +7,16 @@ local tasks = import 'tasks.libsonnet';
 {
   tasks: tasks,
 
+  // A task from its folder of JSON lines under the data root ({train,dev,test}.jsonl, one
+  // {"text": ..., "label": ...} per line): { dataset: <folder>, metric: 'macro_f1' | 'micro_f1' |
+  // 'accuracy' }, and dapt: true when the folder also holds a domain corpus domain.1xTAPT.txt.
+  // train.txt (the TAPT corpus) is derived from train.jsonl when absent.
+  task(spec)::
+    assert std.isObject(spec) : 'task: expected an object such as { dataset: "my_task", metric: "macro_f1" }';
+    assert std.objectHas(spec, 'dataset') : "task: missing 'dataset' (the task's folder under the data root)";
+    assert std.objectHas(spec, 'metric') : "task: missing 'metric' (macro_f1, micro_f1 or accuracy)";
+    { dapt: false } + spec,
+
   // The shared body: a hub name or local directory (e.g. the MiniLM package's `model/` folder), or
   // 'scratch' for a small randomly initialised BERT with a tokenizer trained on the task's corpora.
   body(model, task, max_length):: if model == 'scratch' then {

@@ -66,6 +66,10 @@ class Comparison:
     def test_against_baseline(self, index: int) -> Optional[PermutationResult]:
         return None if index == self.baseline else self.pair(index, self.baseline)
 
+    def majority(self) -> Optional[dict[str, Any]]:
+        """The majority-class baseline of the runs' splits (the same for every run of one task), if recorded."""
+        return next((run.majority for method in self.methods for run in method.runs if run.majority), None)
+
 
 def compare(
     directories: list[Path], names: Optional[list[str]] = None, baseline: int = 0,
@@ -118,6 +122,10 @@ def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
             _number(method.cost("wall_time_s"), ".0f"),
             _number(method.cost("steps"), ".0f"),
         ])
+    majority = comparison.majority()
+    if majority:
+        rows.append([f"majority class ('{majority['test']['label']}')", "", _points(majority["test"][metric]),
+                     _points(majority["dev"][metric]), "", "", "", ""])
     return header, rows
 
 
@@ -127,7 +135,9 @@ def to_markdown(comparison: Comparison) -> str:
              f"Scores x100, mean ± sample std over seeds; p: two-sided permutation test of test-score means against "
              f"{comparison.methods[comparison.baseline].name}. Cost is the mean per run (all stages of a pipeline); "
              f"TFLOPs is the 6 x parameters x tokens estimate of tartan_fw/training/compute.py, which leaves out a "
-             f"weighter's own passes (META-TARTAN's meta-gradients): the wall time shows them."]
+             f"weighter's own passes (META-TARTAN's meta-gradients): the wall time shows them."
+             + (" The majority-class row always predicts the training set's most frequent label: a method "
+                "at or below it learned nothing usable." if comparison.majority() else "")]
     if len(comparison.methods) > 2:
         names = [method.name for method in comparison.methods]
         lines += ["", "Pairwise p-values (two-sided permutation test on test scores):", "",
@@ -160,6 +170,10 @@ def to_csv(comparison: Comparison) -> str:
             "" if test is None else test.p_value, "" if test is None else test.difference,
             method.cost("flops"), method.cost("wall_time_s"), method.cost("steps"),
         ])
+    majority = comparison.majority()
+    if majority:
+        writer.writerow([f"majority class ('{majority['test']['label']}')", "", 0, comparison.metric,
+                         majority["test"][comparison.metric], "", majority["dev"][comparison.metric], "", "", "", "", "", ""])
     return out.getvalue()
 
 
@@ -169,6 +183,7 @@ def to_json(comparison: Comparison) -> str:
     document: dict[str, Any] = {
         "metric": comparison.metric,
         "baseline": names[comparison.baseline],
+        "majority_baseline": comparison.majority(),
         "methods": [
             {
                 "name": method.name,

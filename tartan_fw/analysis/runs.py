@@ -22,6 +22,7 @@ class RunResult:
     test: float
     dev: float
     compute: dict[str, Any] = field(default_factory=dict)
+    majority: dict[str, Any] = field(default_factory=dict)  # the majority-class baseline per split (older runs: none)
 
 
 def _natural_key(path: Path) -> list[Any]:
@@ -52,6 +53,7 @@ def read_run(directory: Path) -> RunResult:
         _score(metrics.get("test"), metric),
         _score(metrics.get("best_dev"), metric),
         metrics.get("compute", {}),
+        metrics.get("majority_baseline", {}),
     )
 
 

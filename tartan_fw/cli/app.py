@@ -40,9 +40,30 @@ def fail_cleanly(command: Callable) -> Callable:
     return wrapper
 
 
-@click.group()
+class _Commands(click.Group):
+    """Takes the group's ``--include-package`` (and ``--debug``) after the subcommand too, as AllenNLP
+    users type them (``tartan-fw run config.jsonnet --include-package my_plugin``)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        front, rest, index = [], [], 0
+        while index < len(args):
+            arg = args[index]
+            if arg == "--":
+                rest += args[index:]
+                break
+            if arg == "--include-package" and index + 1 < len(args):
+                front += args[index:index + 2]
+                index += 2
+                continue
+            (front if arg.startswith("--include-package=") or arg == "--debug" else rest).append(arg)
+            index += 1
+        return super().parse_args(ctx, front + rest)
+
+
+@click.group(cls=_Commands)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-@click.option("--include-package", "include", multiple=True, help="Import a plugin module first (repeatable).")
+@click.option("--include-package", "include", multiple=True,
+              help="Import a plugin module first (repeatable; before or after the subcommand).")
 @click.pass_context
 def cli(context: click.Context, debug: bool, include: tuple[str, ...]) -> None:
     """tartan-fw: end-task aware training (MT-TARTAN, META-TARTAN) from Jsonnet experiments."""
@@ -81,13 +102,14 @@ def config_options(command: Callable) -> Callable:
 
 threads_option = click.option(
     "--threads", type=click.IntRange(min=1),
-    help="CPU threads for torch (default: one per core). Give each of several runs sharing a machine its share: "
-         "oversubscribed threads slow every run many times over.",
+    help="CPU threads for torch (default: $OMP_NUM_THREADS, else the cores not already busy). Oversubscribed "
+         "threads slow every run on the machine many times over.",
 )
 
 
 def use_threads(threads: int | None) -> None:
-    if threads is not None:
-        import torch
+    import torch
 
-        torch.set_num_threads(threads)
+    from tartan_fw.common.threads import thread_budget
+
+    torch.set_num_threads(threads or thread_budget())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -35,7 +36,7 @@ def compare(directories: tuple[str, ...], names: tuple[str, ...], baseline: int,
         table.add_column(column, justify="left" if column == "method" else "right")
     for row in rows:
         table.add_row(*row)
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=200)  # a file gets whole rows, not 80 columns
     console.print(table)
     if prefix:
         out = Path(prefix)

@@ -15,12 +15,12 @@ from tartan_fw.cli.app import cli, fail_cleanly
 @click.pass_obj
 @fail_cleanly
 def export(obj: dict, run_dir: str, out_dir: str) -> None:
-    """Write RUN_DIR's best end-task model to OUT_DIR: encoder and tokenizer (save_pretrained),
-    head.safetensors and labels.json, loadable without tartan-fw (docs/export.md)."""
+    """Write RUN_DIR's best end-task model to OUT_DIR in Hugging Face format (BERT and RoBERTa bodies:
+    a sequence classifier with id2label), plus head.safetensors and labels.json (docs/export.md)."""
     import torch
 
     from tartan_fw.trained import export_model, load_trained_model
 
     model = load_trained_model(Path(run_dir), torch.device("cpu"), obj["include"])
-    export_model(model, Path(out_dir))
-    click.echo(f"{out_dir}: {model.body.encoder.config.model_type} encoder, {len(model.labels)} labels")
+    written = export_model(model, Path(out_dir))
+    click.echo(f"{out_dir}: {written}, {len(model.labels)} labels")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +47,7 @@ def run(obj: dict, config_file: str, ext_var: tuple, override: tuple, overrides:
         config["seed"] = seed
     directory = Path(output or Path("runs") / f"{Path(config_file).stem}-seed{config.get('seed', 0)}")
     metrics = run_config(config, directory, resolve_device(device), force, not quiet, ext_vars, resume)
-    _print_result(directory, metrics)
+    _print_result(directory, metrics, quiet)
 
 
 @cli.command()
@@ -67,32 +68,35 @@ def resume(obj: dict, run_dir: str, device: str, quiet: bool, threads: int | Non
     config = read_run_config(directory, obj["include"])
     ext_vars = json.loads(RunDirectory(directory).ext_vars.read_text())
     metrics = run_config(config, directory, resolve_device(device), False, not quiet, ext_vars, resume=True)
-    _print_result(directory, metrics)
+    _print_result(directory, metrics, quiet)
 
 
-def _print_result(directory: Path, metrics: "RunMetrics") -> None:
-    from rich.console import Console
+def _print_result(directory: Path, metrics: "RunMetrics", quiet: bool) -> None:
+    """The summary (also in log.txt); a trivial result's warning was logged when the run finished."""
+    from tartan_fw.analysis.summary import summary_lines
 
-    if os.environ.get("RANK", "0") != "0":
-        return  # under torchrun, rank 0 speaks for every process
-    metric = metrics.metric
-    Console().print(
-        f"[bold]{directory}[/]: dev {metric} {metrics.best_dev.get(metric, float('nan')):.4f} "
-        f"(step {metrics.best_step}), test {metric} {metrics.test.get(metric, float('nan')):.4f}"
-    )
+    journal_printed = not quiet and not sys.stdout.isatty()  # a batch job's stdout has the run's journal
+    if os.environ.get("RANK", "0") == "0" and not journal_printed:  # under torchrun rank 0 speaks for all
+        for line in summary_lines(directory, metrics.to_dict()):
+            click.echo(line)
 
 
 @cli.command()
 @config_options
+@click.option("--config-only", is_flag=True, help="Check the config alone, not that its data files exist.")
 @click.pass_obj
 @fail_cleanly
-def validate(obj: dict, config_file: str, ext_var: tuple, override: tuple, overrides: str | None) -> None:
-    """Check a config against the registry without loading models or data."""
+def validate(obj: dict, config_file: str, ext_var: tuple, override: tuple, overrides: str | None,
+             config_only: bool) -> None:
+    """Check a config against the registry, and that every data file it needs exists or can be derived
+    (train.txt from train.jsonl) or fetched, without loading models or data."""
     from tartan_fw.errors import ConfigurationError
-    from tartan_fw.pipeline import validate_config
+    from tartan_fw.pipeline import data_problems, validate_config
 
     config, _ = config_from_cli(config_file, ext_var, override, overrides, obj["include"])
     problems = validate_config(config)
+    if not problems and not config_only:
+        problems = data_problems(config)
     if problems:
         raise ConfigurationError([f"{config_file}: {p}" for p in problems])
     click.echo(f"{config_file}: ok")
@@ -107,15 +111,27 @@ def list_components(obj: dict, family: str | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from tartan_fw.common.from_config import constructor_parameters
+    from tartan_fw.common.from_config import argument_docs, constructor_parameters
     from tartan_fw.common.registrable import families
+    from tartan_fw.experiment import Experiment
     from tartan_fw.plugins import load_plugins
 
     load_plugins(obj["include"])  # the built-in components first
     chosen = [f for f in families() if family in (None, f.family)]
-    if not chosen:
-        raise TartanError(f"unknown family '{family}'; families: {', '.join(f.family for f in families())}")
-    console = Console()
+    if not chosen and family != "experiment":
+        raise TartanError(f"unknown family '{family}'; families: experiment, {', '.join(f.family for f in families())}")
+    console = Console() if sys.stdout.isatty() else Console(width=200)
+    if family in (None, "experiment"):
+        table = Table(title="experiment: the top-level keys of an experiment file", title_justify="left")
+        for column in ("key", "value", "description"):
+            table.add_column(column)
+        docs = argument_docs(Experiment)
+        for name, annotation, default in constructor_parameters(Experiment):
+            required = "required" if default is _missing_default() else f"default {default!r}"
+            table.add_row(name, f"{_type_name(annotation)}, {required}", docs.get(name, ""))
+        table.add_row("stages", "list, optional", "a pipeline: stages run in order, each from the previous stage's "
+                      "body (tartan_fw/pipeline.py); the other keys are shared by every stage")
+        console.print(table)
     for base in chosen:
         table = Table(title=base.family, show_lines=False, title_justify="left")
         for column in ("name", "parameters", "description"):
@@ -130,6 +146,20 @@ def list_components(obj: dict, family: str | None) -> None:
             doc = (cls.__doc__ or "").strip().splitlines()
             table.add_row(name, params, doc[0] if doc else "")
         console.print(table)
+
+
+def _type_name(annotation: Any) -> str:
+    """``Lazy[Body]`` -> ``body``, ``Optional[List[AuxTask]]`` -> ``list of aux_task``, ``int`` -> ``int``."""
+    from typing import Union, get_args, get_origin
+
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Union:
+        return " or ".join(_type_name(arg) for arg in args if arg is not type(None))
+    if origin is list:
+        return f"list of {_type_name(args[0])}"
+    if args:  # Lazy[Family]
+        return _type_name(args[0])
+    return getattr(annotation, "family", None) or getattr(annotation, "__name__", str(annotation))
 
 
 def _missing_default() -> Any:

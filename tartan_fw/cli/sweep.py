@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -15,7 +14,8 @@ from tartan_fw.cli.app import cli, config_from_cli, config_options, fail_cleanly
 @click.option("--seeds", default="0-9", show_default=True, help="Seeds: ranges and lists, e.g. 0-4,7.")
 @click.option("-s", "--serialization-dir", "output", type=click.Path(file_okay=False),
               help="Sweep directory (default sweeps/<config name>); each seed runs into seed<N>/.")
-@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Runs at the same time.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Runs at the same time; each gets its share of the free cores as its --threads.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.pass_context
 @fail_cleanly
@@ -24,6 +24,7 @@ def sweep(context: click.Context, config_file: str, ext_var: tuple, override: tu
     """Run CONFIG once per seed; a rerun skips finished seeds and resumes interrupted ones."""
     from rich.console import Console
 
+    from tartan_fw.common.threads import thread_budget
     from tartan_fw.errors import ConfigurationError, TartanError
     from tartan_fw.experiment import write_json
     from tartan_fw.pipeline import validate_config
@@ -40,11 +41,14 @@ def sweep(context: click.Context, config_file: str, ext_var: tuple, override: tu
 
     def run_arguments(seed: int, seed_dir: Path) -> list[str]:
         options = [item for value in include for item in ("--include-package", value)]
-        options += ["run", config_file, "--seed", str(seed), "-s", str(seed_dir), "--device", device, "--quiet"]
+        # Not --quiet: each seed's log (its stdout, a file) gets the run's plain progress lines.
+        options += ["run", config_file, "--seed", str(seed), "-s", str(seed_dir), "--device", device,
+                    "--threads", str(threads)]
         options += [item for value in ext_var for item in ("--ext-var", value)]
         options += [item for value in override for item in ("-o", value)]
         return options + (["--overrides", overrides] if overrides else [])
 
+    threads = thread_budget(jobs)
     pending, done = pending_jobs(directory, chosen, run_arguments)
     directory.mkdir(parents=True, exist_ok=True)
     write_json(SweepDirectory(directory).settings, {"config": config_file, "ext_vars": list(ext_var), "overrides": list(override),
@@ -57,7 +61,6 @@ def sweep(context: click.Context, config_file: str, ext_var: tuple, override: tu
         status = "[green]done[/]" if code == 0 else f"[red]failed (exit {code}), see {job.log}[/]"
         console.print(f"seed {job.seed}: {status} in {seconds:.0f}s")
 
-    threads = max(1, (os.cpu_count() or 1) // jobs) if "OMP_NUM_THREADS" not in os.environ else None
     codes = run_jobs(pending, jobs, threads, report)
     failed = sorted(seed for seed, code in codes.items() if code != 0)
     if failed:

@@ -29,16 +29,32 @@ def evaluate_jsonnet(path: Path, ext_vars: dict[str, str]) -> dict[str, Any]:
     return config
 
 
+LOCATION = re.compile(r"([^\s()]+\.(?:jsonnet|libsonnet):[\d:()\-,]+)")
+
+
 def _one_line_jsonnet_error(message: str, path: Path) -> str:
+    """The error's first line, located in the user's own file (at its line where the stack passes
+    through it; Jsonnet's laziness often hides it), with the library line it failed in beside it: a
+    missing task key fails inside lib/*.libsonnet, but the mistake is where the task is written."""
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
     first = lines[0] if lines else message
-    where = next((line for line in lines if re.search(r"\.(jsonnet|libsonnet):\d+", line)), "")
-    location = re.search(r"([^\s()]+\.(?:jsonnet|libsonnet):[\d:()\-,]+)", where or first)
+    frames = [match.group(1) for line in lines[1:] if (match := LOCATION.search(line))]
     first = re.sub(r"^(RUNTIME|STATIC) ERROR: ", "", first)
     hint = " (pass it with --ext-var KEY=VALUE)" if "undefined external variable" in first.lower() else ""
-    if location and location.group(1) in first:
-        return f"{first}{hint}"
-    return f"{location.group(1) if location else path}: {first}{hint}"
+    if not frames:
+        located = LOCATION.search(first)
+        return f"{first}{hint}" if located else f"{path}: {first}{hint}"
+    own = next((frame for frame in frames if _same_file(frame, path)), str(path))  # lazily evaluated: no line
+    if own == frames[0]:
+        return f"{own}: {first}{hint}"
+    return f"{own}: {first} (in {frames[0]}){hint}"
+
+
+def _same_file(frame: str, path: Path) -> bool:
+    try:
+        return Path(frame.split(":", 1)[0]).resolve() == path.resolve()
+    except OSError:
+        return False
 
 
 def parse_assignment(text: str, option: str) -> tuple[str, str]:

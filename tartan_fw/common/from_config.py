@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import re
 import types
 import typing
 from typing import Any, Generic, Literal, TypeVar, Union, get_args, get_origin
@@ -242,4 +243,24 @@ def _display_name(cls: type) -> str:
                 return f"{base.family} '{name}'"
     return cls.__name__
 
+
+def argument_docs(cls: type) -> dict[str, str]:
+    """Each parameter's description from the class docstring's ``Args:`` section (``a, b: text``
+    lines, continued by more deeply indented ones)."""
+    docs: dict[str, str] = {}
+    names: list[str] = []
+    lines = inspect.getdoc(cls).splitlines() if cls.__doc__ else []
+    start = next((i + 1 for i, line in enumerate(lines) if line.strip() == "Args:"), len(lines))
+    for line in lines[start:]:
+        if not line.strip():
+            break
+        match = re.match(r"    ([\w, ]+): (.*)", line)
+        if match and not line.startswith("     "):
+            names = [name.strip() for name in match.group(1).split(",")]
+            for name in names:
+                docs[name] = match.group(2)
+        else:
+            for name in names:
+                docs[name] += " " + line.strip()
+    return docs
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import logging
 import os
 import tempfile
 import urllib.error
@@ -12,6 +13,7 @@ from typing import Optional
 
 from tartan_fw.errors import DataError
 
+logger = logging.getLogger(__name__)
 RELEASE_URL = "https://allennlp.s3-us-west-2.amazonaws.com/dont_stop_pretraining/data"
 TASKS = ("chemprot", "citation_intent", "sciie", "hyperpartisan")
 SPLITS = ("train", "dev", "test")
@@ -38,6 +40,8 @@ class DataRoot:
     def file(self, relative: str) -> Path:
         path = Path(relative).expanduser()
         if path.is_absolute():
+            if not path.exists() and derivable(path):
+                derive_corpus(path)
             if not path.exists():
                 raise DataError(f"{path}: data file not found; fix the absolute path in the config, or give it "
                                 f"relative to the data root (TARTAN_DATA)")
@@ -49,7 +53,35 @@ class DataRoot:
         if self.fetch_missing and fetchable(relative):
             fetch_task(task, self.path)
             return path
+        if derivable(path):
+            derive_corpus(path)
+            return path
         raise DataError(missing_message(path, relative))
+
+    def problem(self, relative: str) -> Optional[str]:
+        """Why ``relative`` cannot be had (None: it exists, is derived from train.jsonl, or is fetched)."""
+        path = Path(relative).expanduser()
+        path = path if path.is_absolute() else self.path / relative
+        if path.exists() or derivable(path) or (self.fetch_missing and fetchable(relative)):
+            return None
+        return missing_message(path, relative)
+
+
+def derivable(path: Path) -> bool:
+    """A task's ``train.txt`` (its TAPT corpus) is derived from its ``train.jsonl`` when absent."""
+    return path.name == "train.txt" and (path.parent / "train.jsonl").is_file()
+
+
+def derive_corpus(corpus: Path) -> None:
+    """``train.txt`` from the texts of ``train.jsonl``: one per line, newlines and runs of spaces folded."""
+    from tartan_fw.data.readers import JsonlClassificationReader
+
+    source = corpus.parent / "train.jsonl"
+    texts = [example.text for example in JsonlClassificationReader().read(source)]
+    folded = sum(1 for text in texts if "\n" in text or "\r" in text)
+    _atomic_write_text(corpus, "".join(" ".join(text.split()) + "\n" for text in texts))
+    logger.info("%s: derived from %s (the TAPT corpus: %d texts, one per line; %d had newlines, folded to spaces)",
+                corpus, source.name, len(texts), folded)
 
 
 def fetchable(relative: str) -> bool:
@@ -61,6 +93,8 @@ def missing_message(path: Path, relative: str) -> str:
     task = Path(relative).parts[0]
     if fetchable(relative):
         how = f"run 'tartan-fw data fetch {task}' where there is internet, or set TARTAN_DATA to a folder holding {relative}"
+    elif path.name == "train.txt":
+        how = f"it is derived from {path.parent / 'train.jsonl'}, which is missing too: put the task's files there"
     else:
         how = f"this file is not in the public release: place it at {path} or set TARTAN_DATA to a folder holding {relative}"
     return f"{path}: data file not found; {how}"
@@ -84,15 +118,9 @@ def fetch_task(task: str, root: Path) -> list[Path]:
             written.append(destination)
     corpus = target / "train.txt"
     if not corpus.exists():
-        _atomic_write_text(corpus, "".join(_texts(target / "train.jsonl")))
+        derive_corpus(corpus)
     written.append(corpus)
     return written
-
-
-def _texts(path: Path) -> list[str]:
-    from tartan_fw.data.readers import JsonlClassificationReader
-
-    return [" ".join(example.text.split()) + "\n" for example in JsonlClassificationReader().read(path)]
 
 
 def _download(url: str, destination: Path, progress) -> None:

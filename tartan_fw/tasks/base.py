@@ -55,6 +55,10 @@ class Task:
         """
         raise NotImplementedError
 
+    def data_files(self) -> list[str]:
+        """The files ``setup`` reads, relative to the data root, so ``validate`` can check them first."""
+        return []
+
     def task_seed(self, seed: int) -> int:
         """Distinct per task, so tasks reading the same texts see them in different orders."""
         return seed * 1_000_003 + zlib.crc32(self.name.encode())
@@ -101,6 +105,7 @@ class EndTask(Task, Registrable):
     default_implementation: ClassVar[Optional[str]] = "classification"
     metric: str
     labels: list[str]
+    targets: dict[str, torch.Tensor]  # gold label ids per split; train's give the majority-class baseline
 
     def predict(self, body: nn.Module, split: str, device: torch.device, autocast: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """Predicted and gold label ids for every example of ``split``."""

@@ -80,6 +80,9 @@ class ClassificationTask(EndTask):
         self.head = self.head_config.construct(body=body, num_labels=len(self.labels))
         self.start_stream(len(self.texts["train"]), seed, self.texts["train"].lengths())
 
+    def data_files(self) -> list[str]:
+        return [f"{self.dataset}/{name}" for name in self.files.values()]
+
     def split_size(self, split: str) -> int:
         return len(self.targets[split])
 

@@ -34,6 +34,9 @@ class CorpusTask(AuxTask):
         self.corpus = corpus
         self.reader = reader or TextLinesReader()
 
+    def data_files(self) -> list[str]:
+        return [self.corpus]
+
     def corpus_file(self, data_root: DataRoot) -> Path:
         """The corpus under the data root (fetched if it is missing and fetchable)."""
         return data_root.file(self.corpus)

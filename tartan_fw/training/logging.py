@@ -1,8 +1,10 @@
-"""Run logging behind one small interface: TensorBoard scalars under grouped tags."""
+"""Run logging: TensorBoard scalars under grouped tags behind one small interface, and the run's
+plain-text journal."""
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any, Optional
 
@@ -44,3 +46,18 @@ class TensorBoardLogger(RunLogger):
 
     def close(self) -> None:
         self.writer.close()
+
+
+# The run's journal: start, progress lines, evaluations and the result, in plain lines. It goes to
+# log.txt, and to stdout when that is not a terminal (a batch job's log), where the progress bar
+# would show nothing until the end; never to stderr, which keeps warnings and errors.
+journal = logging.getLogger("tartan_fw.run")
+journal.propagate = False
+
+
+def duration(seconds: float) -> str:
+    """``1h02m``, ``3m05s`` or ``42s``."""
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"

@@ -74,6 +74,12 @@ class RunMetrics:
     stages: list[StageResult]
     compute: Optional[Compute] = None
     pipeline: list[StageSummary] = field(default_factory=list)
+    # What tells a real result from a trivial one (training/metrics.py); empty for pretrain runs
+    # and runs made before they were recorded.
+    majority_baseline: dict[str, Any] = field(default_factory=dict)  # per split: always the top train label
+    dev_report: dict[str, Any] = field(default_factory=dict)  # per-class scores and confusion matrix
+    test_report: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``metrics.json`` layout (``pipeline`` only for pipelines)."""

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
+from tartan_fw.training.logging import journal
+
 if TYPE_CHECKING:
-    from tartan_fw.tasks import Task
+    from tartan_fw.tasks import EndTask, Task
     from tartan_fw.weighters import Weighter
 
 
@@ -20,6 +24,22 @@ class Schedule:
     warmup_fraction: float
     eval_every: Optional[int]  # null: the stage never evaluates (continued pretraining has no end-task)
     patience: Optional[int]
+    max_epochs: Optional[float] = None  # when set, replaces max_steps: passes over the end-task's training set
+
+    def for_end_task(self, end_task: "EndTask") -> "Schedule":
+        """With ``max_epochs``, the steps it takes at the end-task's batch size (the user need not know
+        the training-set size); else unchanged."""
+        if self.max_epochs is None:
+            return self
+        size, batch = end_task.split_size("train"), end_task.batch_size
+        steps = max(1, math.ceil(self.max_epochs * size / batch))
+        journal.info("%g epochs of %d training examples, %d a step: %d steps", self.max_epochs, size, batch, steps)
+        return dataclasses.replace(self, max_steps=steps)
+
+
+def check_epochs(max_epochs: Optional[float]) -> None:
+    if max_epochs is not None and max_epochs <= 0:
+        raise ValueError(f"max_epochs must be positive, got {max_epochs}")
 
 
 @dataclass

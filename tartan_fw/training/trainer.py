@@ -29,9 +29,9 @@ from tartan_fw.training.checkpoint import (
 from tartan_fw.training.distributed import DataParallel
 from tartan_fw.training.flat import FlatParameters, unique_parameters
 from tartan_fw.training.logging import RunLogger
-from tartan_fw.training.metrics import classification_metrics
+from tartan_fw.training.metrics import class_report, classification_metrics, majority_baseline
 from tartan_fw.training.results import RunMetrics, StageResult
-from tartan_fw.training.stage import LoopSettings, Schedule, Stage
+from tartan_fw.training.stage import LoopSettings, Schedule, Stage, check_epochs
 from tartan_fw.weighters import TaskGradient, UniformWeighter, Weighter, WeighterContext
 
 
@@ -93,7 +93,7 @@ class FinetuneStage:
     """Optional final fine-tuning on the end-task alone, from the best multitask checkpoint (section 3.1).
 
     Args:
-        max_steps: steps of the stage; eval_every and patience as in the trainer.
+        max_steps: steps of the stage; max_epochs, eval_every and patience as in the trainer.
         body_lr, head_lr: peak learning rates (linear warmup, then linear decay).
     """
 
@@ -105,8 +105,10 @@ class FinetuneStage:
         warmup_fraction: float = 0.06,
         eval_every: int = 100,
         patience: Optional[int] = None,
+        max_epochs: Optional[float] = None,
     ) -> None:
-        self.schedule = Schedule(max_steps, body_lr, head_lr, warmup_fraction, eval_every, patience)
+        check_epochs(max_epochs)
+        self.schedule = Schedule(max_steps, body_lr, head_lr, warmup_fraction, eval_every, patience, max_epochs)
 
 
 class Trainer(Registrable):
@@ -148,6 +150,8 @@ class TartanTrainer(Trainer):
 
     Args:
         max_steps: optimisation steps of the multitask stage.
+        max_epochs: instead of max_steps: passes over the end-task's training set (steps =
+            ceil(epochs x training examples / end-task batch size), as the paper counts them).
         body_lr, head_lr: peak learning rates of the shared body and of the heads.
         weight_decay: AdamW weight decay.
         warmup_fraction: share of the steps with linear warmup (then linear decay to 0).
@@ -166,7 +170,8 @@ class TartanTrainer(Trainer):
             first steps pay the compilation, and a second sequence length recompiles once, dynamic).
         callbacks: the policy around the step, built afresh for each stage and called in this
             order (``training/callbacks/base.py`` documents the events); null: the built-ins,
-            ``nonfinite``, ``scalars``, ``evaluation``, ``interruption``, ``checkpointing``, which
+            ``nonfinite``, ``scalars``, ``evaluation``, ``progress_lines``, ``interruption``,
+            ``checkpointing``, which
             read the settings above. A list replaces them: keep ``checkpointing`` last, so the
             checkpoint holds every other callback's state after the step.
     """
@@ -174,6 +179,7 @@ class TartanTrainer(Trainer):
     def __init__(
         self,
         max_steps: int = 1000,
+        max_epochs: Optional[float] = None,
         body_lr: float = 1e-4,
         head_lr: float = 1e-3,
         weight_decay: float = 0.01,
@@ -194,7 +200,8 @@ class TartanTrainer(Trainer):
                             ("checkpoint_every", checkpoint_every or 1), ("max_nonfinite_steps", max_nonfinite_steps)):
             if value < 1:
                 raise ValueError(f"{name} must be at least 1, got {value}")
-        self.schedule = Schedule(max_steps, body_lr, head_lr, warmup_fraction, eval_every, patience)
+        check_epochs(max_epochs)
+        self.schedule = Schedule(max_steps, body_lr, head_lr, warmup_fraction, eval_every, patience, max_epochs)
         self.settings = LoopSettings(weight_decay, max_grad_norm, accumulation_steps, log_every, checkpoint_every,
                                      max_nonfinite_steps, compile)
         self.finetune = finetune
@@ -207,9 +214,10 @@ class TartanTrainer(Trainer):
 
     def stages(self, run: Run) -> list[Stage]:
         """Multitask training, then optional fine-tuning of the end-task alone."""
-        stages = [Stage("multitask", run.tasks, run.weighter, self.schedule)]
+        stages = [Stage("multitask", run.tasks, run.weighter, self.schedule.for_end_task(run.end_task))]
         if self.finetune is not None:
-            stages.append(Stage("finetune", [run.end_task], UniformWeighter(), self.finetune.schedule))
+            stages.append(Stage("finetune", [run.end_task], UniformWeighter(),
+                                self.finetune.schedule.for_end_task(run.end_task)))
         return stages
 
     def fit(self, run: Run) -> RunMetrics:
@@ -217,11 +225,17 @@ class TartanTrainer(Trainer):
         run.load_best()
         stages = progress.completed
         best = max(stages, key=lambda s: s.best_dev_score)
+        dev, test = run.evaluate("dev"), run.evaluate("test")
+        labels, train = run.end_task.labels, run.end_task.targets["train"]
         return RunMetrics(
             metric=run.end_task.metric,
             best_dev=best.best_dev,
             best_step=best.best_step,
-            test=run.evaluate("test").metrics,
+            test=test.metrics,
+            majority_baseline={"dev": majority_baseline(train, dev.gold, labels),
+                               "test": majority_baseline(train, test.gold, labels)},
+            dev_report=class_report(dev.predicted, dev.gold, labels),
+            test_report=class_report(test.predicted, test.gold, labels),
             steps=stages[-1].steps_total,
             wall_time_s=progress.elapsed(),
             tokens={k: v for s in stages for k, v in s.tokens.items()},
@@ -453,8 +467,10 @@ class StageLoop:
         self.weighter.load_state_dict(state["weighter"])
         for task in self.tasks:
             task.load_state_dict(state["tasks"][task.name])
+        saved = state["callbacks"]
         for callback in self.callbacks:
-            callback.load_state_dict(state["callbacks"][callback.name])
+            if callback.name in saved or callback.state_dict():  # a stateless one added since has nothing to restore
+                callback.load_state_dict(saved[callback.name])
         rng = state["rng"]
         set_rng_state(rng[self.run.parallel.rank % len(rng)])
 

@@ -71,6 +71,12 @@ class TextBody(Body):
         self._lm_head = others if len(others) == 1 else []
         self.lm_head_is_pretrained = head_pretrained and bool(self._lm_head)
 
+    @classmethod
+    def data_files(cls, config: dict) -> list[str]:
+        """The files a body built from ``config`` reads, relative to the data root (``validate`` checks
+        them before anything is built)."""
+        return []
+
     @property
     def hidden_size(self) -> int:
         return self.encoder.config.hidden_size

@@ -64,6 +64,10 @@ class ScratchBody(TextBody):
         )
         self._adopt(BertForMaskedLM(config), tokenizer, head_pretrained=False)
 
+    @classmethod
+    def data_files(cls, config: dict) -> list[str]:
+        return list(config.get("tokenizer_corpora", []))
+
 
 def wordpiece_tokenizer(corpora: list[Path], vocab_size: int) -> "PreTrainedTokenizerFast":
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers

@@ -9,7 +9,7 @@ from tartan_fw.training.callbacks.base import Callback, TrainerState
 
 # Order matters: the guard first (a diverged step is not evaluated), checkpointing last (the
 # checkpoint holds every other callback's state after the step).
-DEFAULT_CALLBACKS = ("nonfinite", "scalars", "evaluation", "interruption", "checkpointing")
+DEFAULT_CALLBACKS = ("nonfinite", "scalars", "evaluation", "progress_lines", "interruption", "checkpointing")
 
 # Checkpoints of earlier versions keyed callback state by class name and kept the stage's
 # counters beside it; these map them onto today's layout so such runs still resume.
