@@ -15,7 +15,8 @@ from conftest import tiny_config, write_tiny_task
 
 from tartan_fw.cli.main import cli
 from tartan_fw.models.heads import ClassificationHead
-from tartan_fw.trained import BODY_FILE, SavedEncoderBody, TrainedModel, export_model, load_trained_model
+from tartan_fw.run_directory import BODY_SETTINGS_FILE as BODY_FILE
+from tartan_fw.trained import SavedEncoderBody, TrainedModel, export_model, load_trained_model
 
 REPO = Path(__file__).resolve().parents[1]
 TEXTS = ["prior work earlier the of", "we use algorithm a model", "improves accuracy score gain", "known studies"]
