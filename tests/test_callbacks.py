@@ -106,8 +106,8 @@ def test_checkpoints_key_callback_state_by_registered_name_and_resume_it(
     with pytest.raises(RuntimeError, match="killed"):
         run_experiment(config, tmp_path / "run", CPU, show_progress=False)
     _, state = TrainingCheckpoint(tmp_path / "run" / "checkpoint").load()
-    assert list(state["callbacks"]) == ["nonfinite", "scalars", "evaluation", "interruption", "stepcount",
-                                        "checkpointing"]
+    assert list(state["callbacks"]) == ["nonfinite", "scalars", "evaluation", "progress_lines", "interruption",
+                                        "stepcount", "checkpointing"]
     assert state["callbacks"]["stepcount"] == {"count": 2} and state["trainer_state"]["steps_done"] == 2
 
     monkeypatch.setattr(StageLoop, "step", original)
@@ -191,5 +191,5 @@ def test_callback_lists_are_checked_with_the_rest_of_the_config(tiny: Any) -> No
 
         build(Experiment, repeated)
     typo = with_callbacks(tiny(), {"type": "evaluaton"})
-    assert any("trainer.callbacks[4].type: unknown callback 'evaluaton' (did you mean 'evaluation'?" in p
+    assert any("trainer.callbacks[5].type: unknown callback 'evaluaton' (did you mean 'evaluation'?" in p
                for p in validate_config(typo))

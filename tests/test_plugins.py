@@ -190,7 +190,8 @@ def test_callback_tutorial_logs_each_class_f1_at_every_evaluation(project: Path,
     listed = invoke("list", "callback")
     assert listed.exit_code == 0 and "per_class_f1" in listed.output, listed.output
 
-    small = ["-o", "trainer.max_steps=4", "-o", "trainer.eval_every=2", "-o", "body.hidden_size=32",
+    small = ["--ext-var", "model=scratch", "-o", "trainer.max_steps=4", "-o", "trainer.eval_every=2",
+             "-o", "body.hidden_size=32",
              "-o", "body.num_layers=1", "-o", "body.intermediate_size=64", "-o", "body.vocab_size=300",
              "-o", "body.max_length=48", "--ext-var", "aux=tapt"]
     out = project / "runs" / "class_f1"

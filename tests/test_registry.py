@@ -270,6 +270,7 @@ def test_each_package_registers_its_own_components_without_the_experiment_module
     )
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert shown.stdout.splitlines() == [
-        "['pretrain', 'tartan'] ['checkpointing', 'evaluation', 'interruption', 'nonfinite', 'scalars'] False",
+        "['pretrain', 'tartan'] ['checkpointing', 'evaluation', 'interruption', 'nonfinite', 'progress_lines', "
+        "'scalars'] False",
         "False",
     ]
