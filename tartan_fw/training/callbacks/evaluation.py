@@ -19,7 +19,6 @@ class Evaluation(Callback):
 
     def __init__(self) -> None:
         self.bad_evaluations = 0
-        self.last: Optional[float] = None  # the latest dev score, for progress lines
 
     def on_step_end(self, loop: Loop) -> None:
         schedule, state, run = loop.stage.schedule, loop.state, loop.run
