@@ -21,7 +21,7 @@ from typing import Callable, Iterable
 import torch
 
 from tartan_fw.data.batching import ordered_batches
-from tartan_fw.data.tokenized import tokenize
+from tartan_fw.data.tokenization import tokenize_texts
 from tartan_fw.errors import TartanError
 from tartan_fw.models.bodies.base import Body, TextBody
 from tartan_fw.models.heads import ClassificationHead
@@ -75,7 +75,7 @@ class TrainedModel:
         padding stays small.
         """
         tokenizer = self.body.tokenizer
-        tokenized = tokenize(texts, tokenizer, self.body.max_length, key="", use_cache=False)
+        tokenized = tokenize_texts(texts, tokenizer, self.body.max_length)
         rows = torch.empty(len(texts), len(self.labels))
         for batch in ordered_batches(tokenized, batch_size, tokenizer.pad_token_id):
             hidden = self.body(batch["input_ids"].to(self.device), batch["attention_mask"].to(self.device))

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from tartan_fw.cli.main import cli
 from tartan_fw.data.readers import TextLinesReader
+from tartan_fw.data.root import DataRoot
 from tartan_fw.tasks.nsp import documents, sentence_pairs
 
 CORPUS = """Alpha one. Alpha two starts here. Alpha three, et al. 2005 agree.
@@ -25,29 +26,32 @@ Gamma two. Gamma three.
 """
 
 
-def read(tmp_path: Path, text: str) -> list:
+def read(tmp_path: Path, text: str) -> tuple[list[str], list[int]]:
+    """The corpus's texts and line numbers, as the task's reader gives them."""
     path = tmp_path / "corpus.txt"
     path.write_text(text)
-    return TextLinesReader().read(path)
+    dataset = TextLinesReader().read(DataRoot(tmp_path), "corpus.txt").dataset
+    return list(dataset["text"]), list(dataset["line"])
 
 
 def test_blank_lines_end_documents_and_lines_split_into_sentences(tmp_path: Path) -> None:
-    grouped = documents(read(tmp_path, CORPUS), split_sentences=True)
+    grouped = documents(*read(tmp_path, CORPUS), split_sentences=True)
     assert grouped == [
         ["Alpha one.", "Alpha two starts here.", "Alpha three, et al. 2005 agree.", "Alpha four on the next line."],
         ["Beta one!", "Beta two?", "Beta three."],
         ["Gamma one.", "Gamma two.", "Gamma three."],
     ]
-    assert documents(read(tmp_path, CORPUS), split_sentences=False)[1] == ["Beta one! Beta two?", "Beta three."]
+    assert documents(*read(tmp_path, CORPUS), split_sentences=False)[1] == ["Beta one! Beta two?", "Beta three."]
 
 
 def test_a_line_left_out_by_subsampling_also_ends_a_document(tmp_path: Path) -> None:
-    examples = read(tmp_path, "a.\nb.\nc.\nd.\n")
-    assert documents([examples[0], examples[1], examples[3]], split_sentences=False) == [["a.", "b."], ["d."]]
+    texts, lines = read(tmp_path, "a.\nb.\nc.\nd.\n")
+    assert documents([texts[i] for i in (0, 1, 3)], [lines[i] for i in (0, 1, 3)], split_sentences=False) == [
+        ["a.", "b."], ["d."]]
 
 
 def test_pairs_are_balanced_and_no_positive_crosses_a_document(tmp_path: Path) -> None:
-    grouped = documents(read(tmp_path, CORPUS), split_sentences=True)
+    grouped = documents(*read(tmp_path, CORPUS), split_sentences=True)
     document_of = {s: d for d, sentences in enumerate(grouped) for s in sentences}
     successor = {a: b for sentences in grouped for a, b in zip(sentences, sentences[1:])}
     pairs = sentence_pairs(grouped, random.Random(0))

@@ -71,13 +71,13 @@ class ReplacedTokenTask(CorpusTask):
         self.replace_probability = replace_probability
 
     def setup(self, body: Body, data_root: DataRoot, seed: int) -> None:
-        path = self.read_corpus(body, data_root)
+        origin = self.read_corpus(body, data_root)
         tokenizer = text_body(body, f"aux_tasks.{self.name}").tokenizer
         self.special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)))
-        unigram = torch.bincount(self.texts.ids.long(), minlength=len(tokenizer)).float()
+        unigram = self.texts.token_counts(len(tokenizer)).float()
         unigram[self.special_ids] = 0
         if not unigram.any():
-            raise DataError(f"{path}: the corpus has no ordinary tokens to draw replacements from")
+            raise DataError(f"{origin}: the corpus has no ordinary tokens to draw replacements from")
         self.unigram = unigram
         self.head = self.head_config.construct(body=body)
         self.start_stream(len(self.texts), seed)

@@ -18,6 +18,13 @@ if TYPE_CHECKING:
     from tartan_fw.training.results import RunMetrics
 
 
+def _data_progress(shown: bool) -> None:
+    """``datasets``' progress bars (reading and tokenising large data) unless the command is quiet."""
+    from tartan_fw.data.arrow import quiet_datasets
+
+    quiet_datasets(progress=shown)
+
+
 @cli.command()
 @config_options
 @click.option("-s", "--serialization-dir", "output", type=click.Path(file_okay=False), help="Run directory.")
@@ -42,6 +49,7 @@ def run(obj: dict, config_file: str, ext_var: tuple, override: tuple, overrides:
     if force and resume:
         raise TartanError("--force replaces the run directory and --resume continues it; pass one of them")
     use_threads(threads)
+    _data_progress(not quiet)
     config, ext_vars = config_from_cli(config_file, ext_var, override, overrides, obj["include"])
     if seed is not None:
         config["seed"] = seed
@@ -64,6 +72,7 @@ def resume(obj: dict, run_dir: str, device: str, quiet: bool, threads: int | Non
     from tartan_fw.run_directory import RunDirectory, read_run_config
 
     use_threads(threads)
+    _data_progress(not quiet)
     directory = Path(run_dir)
     config = read_run_config(directory, obj["include"])
     ext_vars = json.loads(RunDirectory(directory).ext_vars.read_text())

@@ -6,7 +6,7 @@ from typing import Iterator, Optional
 
 import torch
 
-from tartan_fw.data.tokenized import TokenizedTexts
+from tartan_fw.data.tokenization import TokenizedTexts
 
 Batch = dict[str, torch.Tensor]
 
@@ -80,7 +80,7 @@ def ordered_batches(texts: TokenizedTexts, batch_size: int, pad_id: int, labels:
     order = torch.argsort(texts.lengths(), stable=True)
     for start in range(0, len(order), batch_size):
         chosen = order[start : start + batch_size]
-        batch = pad([texts[i] for i in chosen.tolist()], pad_id)
+        batch = pad(texts.take(chosen), pad_id)
         batch["index"] = chosen
         if labels is not None:
             batch["labels"] = labels[chosen]

@@ -77,7 +77,7 @@ def derive_corpus(corpus: Path) -> None:
     from tartan_fw.data.readers import JsonlClassificationReader
 
     source = corpus.parent / "train.jsonl"
-    texts = [example.text for example in JsonlClassificationReader().read(source)]
+    texts = list(JsonlClassificationReader().read(DataRoot(source.parent, fetch_missing=False), source.name).dataset["text"])
     folded = sum(1 for text in texts if "\n" in text or "\r" in text)
     _atomic_write_text(corpus, "".join(" ".join(text.split()) + "\n" for text in texts))
     logger.info("%s: derived from %s (the TAPT corpus: %d texts, one per line; %d had newlines, folded to spaces)",

@@ -3,6 +3,8 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Callable, Literal, Optional
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import torch
 from torch import nn
 
@@ -10,7 +12,7 @@ from tartan_fw.common.from_config import Lazy
 from tartan_fw.data.batching import Batch, ordered_batches, pad
 from tartan_fw.data.readers import DatasetReader, JsonlClassificationReader
 from tartan_fw.data.root import DataRoot
-from tartan_fw.data.tokenized import TokenizedTexts, file_key, tokenize
+from tartan_fw.data.tokenization import TokenizedTexts, tokenize
 from tartan_fw.errors import DataError
 from tartan_fw.models.bodies import Body, text_body
 from tartan_fw.models.heads import ClassificationHead, Head
@@ -21,12 +23,15 @@ Metric = Literal["micro_f1", "macro_f1", "accuracy"]
 
 @EndTask.register("classification")
 class ClassificationTask(EndTask):
-    """Text classification from ``<dataset>/{train,dev,test}.jsonl``; labels come from train.
+    """Text classification from ``<dataset>/{train,dev,test}.jsonl`` (or the reader's sources); labels come
+    from train.
 
     Args:
-        dataset: the task's folder under the data root (``chemprot``, ``citation_intent``, ...).
+        dataset: the task's folder under the data root (``chemprot``, ``citation_intent``, ...); with a
+            ``hub`` reader, only the task's name.
         metric: the headline metric used for early stopping and model selection.
-        reader: how the files are read; its cap or fraction applies to train only.
+        reader: how the files are read (JSON lines by default; ``csv``, ``parquet``, ``saved``, ``hub``); its
+            cap or fraction applies to train only.
         head: the classification head (default: the paper's MLP).
         batch_size: training examples per step; eval_batch_size: per evaluation batch.
         name: the task's name in logs (defaults to ``dataset``).
@@ -43,9 +48,9 @@ class ClassificationTask(EndTask):
         batch_size: int = 16,
         eval_batch_size: int = 64,
         name: Optional[str] = None,
-        train_file: str = "train.jsonl",
-        dev_file: str = "dev.jsonl",
-        test_file: str = "test.jsonl",
+        train_file: Optional[str] = None,
+        dev_file: Optional[str] = None,
+        test_file: Optional[str] = None,
         bucket_batches: int = 0,
     ) -> None:
         super().__init__(name or dataset, batch_size, bucket_batches)
@@ -60,34 +65,37 @@ class ClassificationTask(EndTask):
 
     def setup(self, body: Body, data_root: DataRoot, seed: int) -> None:
         text = text_body(body, "end_task")
-        examples = {}
-        paths = {split: data_root.file(f"{self.dataset}/{name}") for split, name in self.files.items()}
-        for split, path in paths.items():
-            examples[split] = self.reader.read(path, subsample=split == "train")
-        self.labels = sorted({e.label for e in examples["train"]})
-        index = {label: i for i, label in enumerate(self.labels)}
-        for split, path in paths.items():
-            unseen = next((e for e in examples[split] if e.label not in index), None)
-            if unseen is not None:
+        examples = {
+            split: self.reader.read(data_root, name or self.reader.default_file(split), self.dataset, labelled=True,
+                                    subsample=split == "train")
+            for split, name in self.files.items()
+        }
+        labels = {split: e.dataset.with_format("arrow")["label"] for split, e in examples.items()}
+        self.labels = sorted(labels["train"].unique().to_pylist())
+        for split, column in labels.items():
+            ids = pc.index_in(column, value_set=pa.array(self.labels))
+            if ids.null_count:
+                row = pc.index(ids.is_null(), True).as_py()
                 raise DataError(
-                    f"{path}:{unseen.line}: label '{unseen.label}' never occurs in train "
-                    f"(train labels: {', '.join(self.labels)}); fix the label or add training examples"
+                    f"{examples[split].at(examples[split].dataset[row]['line'])}: label '{column[row].as_py()}' "
+                    f"never occurs in train (train labels: {', '.join(self.labels)}); fix the label or add training examples"
                 )
-            key = file_key(path, self.reader.cache_key() if split == "train" else "all", text.fingerprint())
-            self.texts[split] = tokenize([e.text for e in examples[split]], text.tokenizer, text.max_length, key)
-            self.targets[split] = torch.tensor([index[e.label] for e in examples[split]])
+            self.targets[split] = torch.from_numpy(ids.to_numpy().astype("int64"))
+        for split in examples:  # after every check, so bad data fails before anything is tokenised
+            self.texts[split] = tokenize(examples[split], text)
         self.pad_id = text.tokenizer.pad_token_id
         self.head = self.head_config.construct(body=body, num_labels=len(self.labels))
         self.start_stream(len(self.texts["train"]), seed, self.texts["train"].lengths())
 
     def data_files(self) -> list[str]:
-        return [f"{self.dataset}/{name}" for name in self.files.values()]
+        return [file for split, name in self.files.items()
+                for file in self.reader.data_files(name or self.reader.default_file(split), self.dataset)]
 
     def split_size(self, split: str) -> int:
         return len(self.targets[split])
 
     def collate(self, indices: torch.Tensor, split: str = "train") -> Batch:
-        batch = pad([self.texts[split][i] for i in indices.tolist()], self.pad_id)
+        batch = pad(self.texts[split].take(indices), self.pad_id)
         batch["labels"] = self.targets[split][indices]
         batch["num_targets"] = torch.tensor(len(indices))
         return batch

@@ -1,16 +1,15 @@
-"""Auxiliary tasks that train on one text file under the data root."""
+"""Auxiliary tasks that train on one corpus: a file under the data root, or a split of a hub dataset."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import torch
 
 from tartan_fw.data.batching import Batch, pad
-from tartan_fw.data.readers import DatasetReader, TextLinesReader
+from tartan_fw.data.readers import DatasetReader, Examples, TextLinesReader
 from tartan_fw.data.root import DataRoot
-from tartan_fw.data.tokenized import TokenizedTexts, tokenize_file
+from tartan_fw.data.tokenization import TokenizedTexts, tokenize
 from tartan_fw.models.bodies import Body, text_body
 from tartan_fw.tasks.base import AuxTask
 
@@ -21,7 +20,7 @@ class CorpusTask(AuxTask):
     The registry reads a component's parameters from its own ``__init__``, so each subclass still
     declares ``name``, ``corpus``, ``reader`` and ``batch_size`` (with their defaults and docs) and
     hands them on; this base does what they share. A subclass's ``setup`` calls
-    :meth:`read_corpus`, or :meth:`corpus_file` if it builds its texts from the examples itself.
+    :meth:`read_corpus`, or :meth:`read_examples` if it builds its texts from the examples itself.
     """
 
     texts: TokenizedTexts
@@ -35,21 +34,22 @@ class CorpusTask(AuxTask):
         self.reader = reader or TextLinesReader()
 
     def data_files(self) -> list[str]:
-        return [self.corpus]
+        return self.reader.data_files(self.corpus)
 
-    def corpus_file(self, data_root: DataRoot) -> Path:
-        """The corpus under the data root (fetched if it is missing and fetchable)."""
-        return data_root.file(self.corpus)
+    def read_examples(self, data_root: DataRoot) -> Examples:
+        """The corpus's examples, through the reader (a file under the data root, fetched if it is missing
+        and fetchable, or a split of a hub dataset)."""
+        return self.reader.read(data_root, self.corpus)
 
-    def read_corpus(self, body: Body, data_root: DataRoot) -> Path:
-        """Fill ``texts`` with the corpus tokenised by ``body`` (cached on disk) and ``pad_id`` with
-        the tokenizer's padding id; returns the corpus's path, for error messages."""
+    def read_corpus(self, body: Body, data_root: DataRoot) -> str:
+        """Fill ``texts`` with the corpus tokenised by ``body`` (cached, memory-mapped) and ``pad_id`` with
+        the tokenizer's padding id; returns where the corpus is, for error messages."""
         text = text_body(body, f"aux_tasks.{self.name}")
-        path = self.corpus_file(data_root)
-        self.texts = tokenize_file(path, self.reader, text)
+        examples = self.read_examples(data_root)
+        self.texts = tokenize(examples, text)
         self.pad_id = text.tokenizer.pad_token_id
-        return path
+        return examples.origin
 
     def pad_texts(self, indices: torch.Tensor) -> Batch:
         """The texts at ``indices``, right-padded into one batch."""
-        return pad([self.texts[i] for i in indices.tolist()], self.pad_id)
+        return pad(self.texts.take(indices), self.pad_id)

@@ -14,9 +14,9 @@ from typing import Optional
 import torch
 
 from tartan_fw.common.from_config import Lazy
-from tartan_fw.data.readers import DatasetReader, Example
+from tartan_fw.data.readers import DatasetReader
 from tartan_fw.data.root import DataRoot
-from tartan_fw.data.tokenized import TokenizedTexts
+from tartan_fw.data.tokenization import TokenizedTexts
 from tartan_fw.errors import DataError
 from tartan_fw.models.bodies import Body, text_body
 from tartan_fw.models.heads import ClassificationHead, Head
@@ -35,7 +35,7 @@ class SentencePair:
     label: int  # 1: ``second`` follows ``first`` in its document; 0: it comes from elsewhere
 
 
-def documents(examples: list[Example], split_sentences: bool) -> list[list[str]]:
+def documents(texts: list[str], lines: list[int], split_sentences: bool) -> list[list[str]]:
     """Sentences grouped by document: a document is a run of consecutive non-blank lines.
 
     The reader drops blank lines, so a gap in line numbers is a blank line (or a line the
@@ -43,11 +43,11 @@ def documents(examples: list[Example], split_sentences: bool) -> list[list[str]]
     """
     grouped: list[list[str]] = []
     previous = None
-    for example in examples:
-        if previous is None or example.line != previous + 1:
+    for text, line in zip(texts, lines):
+        if previous is None or line != previous + 1:
             grouped.append([])
-        grouped[-1].extend(_SENTENCE_END.split(example.text) if split_sentences else [example.text])
-        previous = example.line
+        grouped[-1].extend(_SENTENCE_END.split(text) if split_sentences else [text])
+        previous = line
     return grouped
 
 
@@ -115,11 +115,11 @@ class NextSentenceTask(LabelledTextsTask):
 
     def setup(self, body: Body, data_root: DataRoot, seed: int) -> None:
         text = text_body(body, f"aux_tasks.{self.name}")
-        path = self.corpus_file(data_root)
-        grouped = documents(self.reader.read(path), self.split_sentences)
+        examples = self.read_examples(data_root)
+        grouped = documents(examples.dataset["text"], examples.dataset["line"], self.split_sentences)
         if sum(len(d) for d in grouped) < 3 or all(len(d) < 2 for d in grouped):
             raise DataError(
-                f"{path}: next sentence prediction needs a document of at least two sentences and a third "
+                f"{examples.origin}: next sentence prediction needs a document of at least two sentences and a third "
                 f"sentence to draw negatives from; use a larger corpus (or split_sentences: true)"
             )
         pairs = sentence_pairs(grouped, random.Random(self.task_seed(seed)))

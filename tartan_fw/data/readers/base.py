@@ -1,27 +1,46 @@
-"""Dataset readers turn one file into examples; tokenisation happens later, with the body's tokenizer."""
+"""Dataset readers turn one source (a file, a saved ``datasets`` folder, a hub split) into a Hugging Face
+``Dataset`` of texts, cached as Arrow and memory-mapped; tokenisation happens later, with the body's tokenizer."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from pathlib import Path
-from typing import ClassVar, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 from tartan_fw.common.registrable import Registrable
 from tartan_fw.errors import DataError
 
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+SUBSAMPLE_SETTINGS = ("max_examples", "fraction", "sample_seed")
+
 
 @dataclass(frozen=True)
-class Example:
-    """One text, with its label for classification data (``None`` for a raw corpus)."""
+class Examples:
+    """A source's examples: a ``Dataset`` with a ``text`` column, ``line`` (the line number in the file,
+    or the row index where the format has no lines) and, for labelled data, ``label`` (strings).
 
-    text: str
-    label: Optional[str] = None
-    line: int = 0
+    ``origin`` names the source in messages (a path, or a hub dataset and split).
+    """
+
+    dataset: "Dataset"
+    origin: str
+    lines: bool = True
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def at(self, line: int) -> str:
+        """Where one example is, for an error message: ``file:line`` or ``source, row N``."""
+        return f"{self.origin}:{line}" if self.lines else f"{self.origin}, row {line}"
 
 
 class DatasetReader(Registrable):
-    """Reads a file into examples, optionally capped or subsampled reproducibly.
+    """Reads a source into examples, optionally capped or subsampled reproducibly.
+
+    Subclasses implement :meth:`_load`, returning every example of the source with a fingerprint that
+    covers the source's content and the reader's settings: ``datasets`` keys its caches by it.
 
     Args:
         max_examples: keep at most this many examples.
@@ -40,44 +59,43 @@ class DatasetReader(Registrable):
         self.fraction = fraction
         self.sample_seed = sample_seed
 
-    def read(self, path: Path, subsample: bool = True) -> list[Example]:
-        """The file's examples; ``subsample=False`` ignores the cap (evaluation splits stay whole)."""
-        if not path.exists():
-            raise DataError(f"{path}: data file not found")
-        try:
-            examples = self._read(path)
-        except UnicodeDecodeError as err:
-            raise DataError(
-                f"{path}:{_first_undecodable_line(path)}: not UTF-8 text ({err.reason}); re-save the file as UTF-8"
-            ) from err
-        if not examples:
-            raise DataError(f"{path}: the file holds no examples; check the path or regenerate the file")
+    def read(self, data_root: Any, name: str, folder: str = "", labelled: bool = False, subsample: bool = True) -> Examples:
+        """The examples of ``name`` (a file, relative to ``folder`` under the data root, or the split of a
+        hub dataset); ``labelled`` asks for labels too; ``subsample=False`` ignores the cap (evaluation
+        splits stay whole)."""
+        examples = self._load(data_root, name, folder, labelled)
+        if not len(examples):
+            raise DataError(f"{examples.origin}: the file holds no examples; check the path or regenerate the file")
         return self._subsample(examples) if subsample else examples
 
-    def _read(self, path: Path) -> list[Example]:
+    def data_files(self, name: str, folder: str = "") -> list[str]:
+        """The files under the data root that :meth:`read` of ``name`` needs, so ``validate`` can check them."""
+        return [f"{folder}/{name}" if folder else name]
+
+    def default_file(self, split: str) -> str:
+        """What a classification end-task reads for ``split`` (train, dev, test) when its config names nothing."""
+        return f"{split}.jsonl"
+
+    def _load(self, data_root: Any, name: str, folder: str, labelled: bool) -> Examples:
         raise NotImplementedError
 
-    def _subsample(self, examples: list[Example]) -> list[Example]:
-        keep = len(examples)
+    def settings(self) -> dict[str, Any]:
+        """What, besides the source, shapes the examples before subsampling (part of the cache fingerprint)."""
+        return {"reader": type(self).__qualname__,
+                **{k: v for k, v in sorted(vars(self).items()) if k not in SUBSAMPLE_SETTINGS}}
+
+    def _subsample(self, examples: Examples) -> Examples:
+        from datasets.fingerprint import Hasher
+
+        size = len(examples)
+        keep = size
         if self.fraction is not None:
             keep = max(1, round(keep * self.fraction))
         if self.max_examples is not None:
             keep = min(keep, self.max_examples)
-        if keep == len(examples):
+        if keep == size:
             return examples
-        chosen = sorted(random.Random(self.sample_seed).sample(range(len(examples)), keep))
-        return [examples[i] for i in chosen]
-
-    def cache_key(self) -> str:
-        """What, besides the file, determines the examples (part of the tokenisation cache key)."""
-        return f"{type(self).__name__}:{self.max_examples}:{self.fraction}:{self.sample_seed}"
-
-
-def _first_undecodable_line(path: Path) -> int:
-    """The decoder reports offsets within its read buffer, so the line is found by decoding line by line."""
-    for number, line in enumerate(path.read_bytes().split(b"\n"), start=1):
-        try:
-            line.decode("utf-8")
-        except UnicodeDecodeError:
-            return number
-    return 0
+        chosen = sorted(random.Random(self.sample_seed).sample(range(size), keep))
+        fingerprint = Hasher.hash([examples.dataset._fingerprint, keep, self.sample_seed])
+        subset = examples.dataset.select(chosen, keep_in_memory=True, new_fingerprint=fingerprint)
+        return Examples(subset, examples.origin, examples.lines)

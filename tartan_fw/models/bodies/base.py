@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import TYPE_CHECKING, ClassVar, Optional
 
 import torch
@@ -102,11 +103,15 @@ class TextBody(Body):
         return True
 
     def fingerprint(self) -> str:
-        """Identifies the tokenizer, for the tokenisation cache."""
+        """Identifies the tokenizer, for the tokenisation cache: its serialised state without the
+        truncation and padding settings, which every call with ``truncation=True`` rewrites."""
         backend = getattr(self.tokenizer, "backend_tokenizer", None)
-        if backend is not None:
-            return backend.to_str()
-        return f"{self.tokenizer.name_or_path}:{len(self.tokenizer)}"
+        if backend is None:
+            return f"{self.tokenizer.name_or_path}:{len(self.tokenizer)}"
+        state = json.loads(backend.to_str())
+        state.pop("truncation", None)
+        state.pop("padding", None)
+        return json.dumps(state, sort_keys=True)
 
 
 def text_body(body: Body, where: str) -> TextBody:

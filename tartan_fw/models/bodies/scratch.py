@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, List
 
-from tartan_fw.common.cache import cache_dir
+from tartan_fw.common.cache import cache_dir, content_digest, rebuilding
 from tartan_fw.errors import DataError
 from tartan_fw.data.root import DataRoot
 from tartan_fw.models.bodies.base import Body, TextBody
@@ -70,33 +72,48 @@ class ScratchBody(TextBody):
 
 
 def wordpiece_tokenizer(corpora: list[Path], vocab_size: int) -> "PreTrainedTokenizerFast":
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    """The WordPiece tokenizer trained on ``corpora``, from the cache when it holds one for their content
+    (a corrupt cached file is retrained, with one line saying so)."""
     from transformers import PreTrainedTokenizerFast
 
     digest = hashlib.sha256(str(vocab_size).encode())
     for path in corpora:
-        digest.update(path.read_bytes())
+        digest.update(content_digest(path).encode())
     location = cache_dir() / "tokenizers" / digest.hexdigest()[:24] / "tokenizer.json"
-    if not location.exists():
-        tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-        tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
-        tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        tokenizer.decoder = decoders.WordPiece()
-        specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-        trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False)
+    if location.exists():
         try:
-            tokenizer.train([str(p) for p in corpora], trainer)
+            return PreTrainedTokenizerFast(tokenizer_file=str(location), **SPECIAL_TOKENS)
         except Exception as err:  # noqa: BLE001 - the tokenizers library raises plain Exception
-            raise DataError(
-                f"body.tokenizer_corpora: cannot train a tokenizer on {', '.join(map(str, corpora))} ({err}); "
-                f"the corpora must be UTF-8 text, one text per line"
-            ) from err
-        cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
-        tokenizer.post_processor = processors.TemplateProcessing(
-            single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
-        )
-        location.parent.mkdir(parents=True, exist_ok=True)
-        partial = location.with_suffix(".partial")
-        tokenizer.save(str(partial))
-        partial.replace(location)
+            rebuilding(location, err)
+    _train_wordpiece(corpora, vocab_size, location)
     return PreTrainedTokenizerFast(tokenizer_file=str(location), **SPECIAL_TOKENS)
+
+
+def _train_wordpiece(corpora: list[Path], vocab_size: int, location: Path) -> None:
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False)
+    try:
+        tokenizer.train([str(p) for p in corpora], trainer)
+    except Exception as err:  # noqa: BLE001 - the tokenizers library raises plain Exception
+        raise DataError(
+            f"body.tokenizer_corpora: cannot train a tokenizer on {', '.join(map(str, corpora))} ({err}); "
+            f"the corpora must be UTF-8 text, one text per line"
+        ) from err
+    cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+    )
+    location.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(dir=location.parent, suffix=".partial")  # unique: runs may share the cache
+    os.close(handle)
+    try:
+        tokenizer.save(partial)
+        os.replace(partial, location)
+    finally:
+        Path(partial).unlink(missing_ok=True)

@@ -1,0 +1,70 @@
+"""Readers of data that ``datasets`` already holds as Arrow (a ``save_to_disk`` folder, a hub dataset):
+their columns are checked and renamed into the readers' shape in one cached pass."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+from tartan_fw.data.arrow import FORMAT_VERSION, cached_map
+from tartan_fw.data.readers.base import DatasetReader, Examples
+from tartan_fw.errors import DataError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from datasets import Dataset
+
+
+class TableReader(DatasetReader):
+    """Shared by the readers of Arrow tables: which columns hold the text and the label.
+
+    A ``ClassLabel`` column gives its class names; other labels become strings. Rows are numbered from 0
+    in messages, as ``datasets`` indexes them.
+    """
+
+    def __init__(self, text_column: str, label_column: str, max_examples: Optional[int], fraction: Optional[float],
+                 sample_seed: int) -> None:
+        super().__init__(max_examples, fraction, sample_seed)
+        self.text_column = text_column
+        self.label_column = label_column
+
+    def examples(self, dataset: "Dataset", origin: str, labelled: bool, source_fingerprint: str) -> Examples:
+        """``dataset``'s text (and label) columns as examples, checked, under a fingerprint of the source and
+        the reader's settings."""
+        from datasets import ClassLabel, Features, Value
+        from datasets.fingerprint import Hasher
+
+        columns = [self.text_column, self.label_column] if labelled else [self.text_column]
+        missing = [c for c in columns if c not in dataset.column_names]
+        if missing:
+            raise DataError(f"{origin}: no column '{missing[0]}' (columns: {', '.join(dataset.column_names)}); set "
+                            f"the reader's text_column and label_column")
+        text_type = dataset.features[self.text_column]
+        if not (isinstance(text_type, Value) and text_type.dtype in ("string", "large_string")):
+            raise DataError(f"{origin}: column '{self.text_column}' holds {text_type}, not text; set text_column")
+        label_type = dataset.features[self.label_column] if labelled else None
+        names = label_type.names if isinstance(label_type, ClassLabel) else None
+        features = {"text": Value("string"), "line": Value("int64"), **({"label": Value("string")} if labelled else {})}
+        fingerprint = Hasher.hash([FORMAT_VERSION, self.settings(), labelled, source_fingerprint])
+        rows = cached_map(dataset.select_columns(columns).with_format("arrow"), _shape, fingerprint, "rows",
+                          Features(features), with_indices=True,
+                          fn_kwargs={"columns": columns, "names": names, "origin": origin})
+        return Examples(rows.with_format(None), origin, lines=False)
+
+
+def _shape(batch: "pa.Table", indices: list[int], columns: list[str], names: Optional[list[str]], origin: str) -> "pa.Table":
+    import numpy as np
+    import pyarrow as pa
+
+    shaped = {"text": batch.column(columns[0]), "line": pa.array(indices, pa.int64())}
+    for column in columns:
+        values = batch.column(column)
+        bad = np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False))
+        if names is not None and column == columns[-1] and len(columns) == 2:
+            bad = np.union1d(bad, np.flatnonzero(np.asarray(values.fill_null(0).to_numpy()) < 0))  # ClassLabel -1: no label
+        if len(bad):
+            raise DataError(f"{origin}, row {indices[bad[0]]}: '{column}' is missing; fill or drop the row "
+                            f"(a test split without labels cannot be evaluated)")
+    if len(columns) == 2:
+        labels = batch.column(columns[1])
+        shaped["label"] = pa.array(names).take(labels) if names is not None else pa.array([str(v) for v in labels.to_pylist()], pa.string())
+    return pa.table(shaped)
