@@ -34,7 +34,7 @@ class CsvReader(FileReader):
     def rows(self, path: Path, labelled: bool) -> Iterator[Row]:
         delimiter = self.delimiter or ("\t" if path.suffix.lower() == ".tsv" else ",")
         with path.open(encoding="utf-8", newline="") as handle:
-            records = csv.reader(handle, delimiter=delimiter)
+            records = csv.reader(handle, delimiter=delimiter, strict=True)
             try:
                 yield from self._records(path, records, labelled)
             except csv.Error as err:
