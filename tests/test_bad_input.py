@@ -4,6 +4,7 @@ and no run directory left behind."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -256,3 +257,46 @@ def test_real_process_exits_2_with_one_stderr_line(tmp_path: Path) -> None:
     assert process.stderr.count("\n") == 1 and "Traceback" not in process.stderr
     assert process.stderr.startswith(f"error: {config}:3:"), process.stderr
     assert process.stdout == "" and not out.exists()
+
+
+def test_null_label_names_file_and_line(tmp_path: Path, tiny, data_root: Path) -> None:
+    rewrite(data_root / "tiny" / "train.jsonl", lambda rs: rs[:3] + [{**rs[3], "label": None}] + rs[4:])
+    result, out = run_cli(tmp_path, tiny())
+    assert_clean_failure(result, out, f"{data_root / 'tiny' / 'train.jsonl'}:4: 'label' is null",
+                         "give the line a label or remove it")
+
+
+def test_csv_without_the_configured_column(tmp_path: Path, tiny, data_root: Path) -> None:
+    for split in ("train", "dev", "test"):
+        (data_root / "tiny" / f"{split}.csv").write_text("sentence,label\na b,method\n")
+    config = tiny()
+    config["end_task"]["reader"] = {"type": "csv"}
+    result, out = run_cli(tmp_path, config)
+    assert_clean_failure(result, out, f"{data_root / 'tiny' / 'train.csv'}:1: no column 'text' in the header (sentence, "
+                         "label)", "text_column")
+
+
+@pytest.mark.parametrize("damage, size", [("tables", 100), ("tables", 0), ("tokenizer", 100)])
+def test_corrupt_caches_heal_themselves(tmp_path: Path, tiny, monkeypatch: pytest.MonkeyPatch, caplog, damage: str,
+                                        size: int) -> None:
+    """Truncated or emptied Arrow tables (read and tokenised) or tokenizer are rebuilt, one line each.
+
+    The two are damaged in separate runs: a retrained WordPiece tokenizer need not number its pieces as
+    the first did, and then the tokenised tables of the first are no longer the ones asked for.
+    """
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("TARTAN_CACHE", str(cache))
+    first, out = run_cli(tmp_path, tiny(aux=("tapt",)))
+    assert first.exit_code == 0, first.output
+    damaged = sorted(cache.rglob("*.arrow" if damage == "tables" else "tokenizer.json"))
+    assert len(damaged) == (8 if damage == "tables" else 1)  # three splits and a corpus, read and tokenised
+    for path in damaged:
+        with path.open("r+b") as handle:
+            handle.truncate(size)
+    with caplog.at_level(logging.WARNING, logger="tartan_fw"):
+        again, _ = run_cli(tmp_path, tiny(aux=("tapt",)), "--force")
+    assert again.exit_code == 0, again.output
+    warnings = [r.getMessage() for r in caplog.records if "corrupt cache entry" in r.getMessage()]
+    assert len(warnings) == len(damaged) and all(w.endswith("rebuilding it") and "\n" not in w for w in warnings)
+    assert "Traceback" not in again.output
+    assert json.loads((out / "metrics.json").read_text())["best_step"] > 0
