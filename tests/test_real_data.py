@@ -12,6 +12,7 @@ from conftest import REAL_DATA, needs_real_data
 
 from tartan_fw.cli.main import cli
 from tartan_fw.data.readers import JsonlClassificationReader, TextLinesReader
+from tartan_fw.data.root import DataRoot
 
 REPO = Path(__file__).resolve().parents[1]
 # Split sizes and class counts (the data README's, except hyperpartisan's: its files end without a
@@ -30,15 +31,16 @@ pytestmark = [pytest.mark.slow, needs_real_data]
 def test_release_files_read_cleanly(task: str) -> None:
     sizes, classes = TASKS[task]
     reader = JsonlClassificationReader()
-    splits = {split: reader.read(REAL_DATA / task / f"{split}.jsonl") for split in ("train", "dev", "test")}
+    root = DataRoot(REAL_DATA, fetch_missing=False)
+    splits = {split: reader.read(root, f"{split}.jsonl", task, labelled=True) for split in ("train", "dev", "test")}
     assert tuple(len(examples) for examples in splits.values()) == sizes
-    labels = {e.label for e in splits["train"]}
+    labels = set(splits["train"].dataset["label"])
     assert len(labels) == classes
     for split in ("dev", "test"):
-        assert {e.label for e in splits[split]} <= labels
+        assert set(splits[split].dataset["label"]) <= labels
     if task == "hyperpartisan":
         assert labels == {"true", "false"}
-    corpus = TextLinesReader().read(REAL_DATA / task / "train.txt")
+    corpus = TextLinesReader().read(root, f"{task}/train.txt")
     assert len(corpus) == sizes[0]
 
 
