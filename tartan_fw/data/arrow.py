@@ -40,25 +40,17 @@ def from_rows(generator: Callable[..., Iterator[dict]], gen_kwargs: dict, featur
 
     # datasets names the builder's folder after the fingerprint (its config id), see io/generator.py
     folder = datasets_cache() / "generator" / f"default-fingerprint={fingerprint}"
-    for attempt in (1, 2):
+
+    def build() -> "Dataset":
         try:
-            dataset = Dataset.from_generator(generator, features=features, gen_kwargs=gen_kwargs,
-                                             cache_dir=str(datasets_cache()), fingerprint=fingerprint)
+            return Dataset.from_generator(generator, features=features, gen_kwargs=gen_kwargs,
+                                          cache_dir=str(datasets_cache()), fingerprint=fingerprint)
         except DatasetGenerationError as err:
             cause = err.__cause__
             raise (cause if isinstance(cause, TartanError) else err) from cause
-        except _corrupt() as err:
-            if attempt == 2 or not folder.exists():
-                raise _cache_error(err) from err
-            _discard([folder], err)
-            continue
-        expected = dataset.info.splits["train"].num_examples
-        if len(dataset) == expected:
-            return dataset
-        if attempt == 2:
-            raise DataError(f"{folder}: the cache keeps {len(dataset)} of {expected} rows after a rebuild; delete it")
-        _discard([folder], f"{len(dataset)} of {expected} rows")
-    raise AssertionError("unreachable")
+
+    return _healed(build, lambda: [folder] if folder.exists() else [],
+                   lambda dataset: dataset.info.splits["train"].num_examples)
 
 
 def cached_map(dataset: "Dataset", function: Callable, fingerprint: str, folder: str, features: "Features",
@@ -66,23 +58,37 @@ def cached_map(dataset: "Dataset", function: Callable, fingerprint: str, folder:
     """``dataset.map(function, batched=True)`` (one output row per input row, replacing every column)
     into ``<cache>/datasets/<folder>/<fingerprint>.arrow``, reused while the fingerprint matches."""
     path = datasets_cache() / folder / f"{fingerprint}.arrow"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise _cache_error(err) from err
+
+    def build() -> "Dataset":
+        return dataset.map(function, batched=True, remove_columns=dataset.column_names, features=features,
+                           cache_file_name=str(path), new_fingerprint=fingerprint,
+                           num_proc=num_proc if num_proc > 1 else None, **kwargs)
+
+    return _healed(build, lambda: _cache_files(path), lambda mapped: len(dataset))
+
+
+def _healed(build: Callable[[], "Dataset"], entry: Callable[[], list[Path]],
+            expected: Callable[["Dataset"], int]) -> "Dataset":
+    """``build()``, which loads the cache entry (the paths ``entry()`` lists) when there is one; an entry
+    that cannot be read or holds fewer than ``expected`` rows is deleted and built again, once."""
     for attempt in (1, 2):
         try:
-            mapped = dataset.map(function, batched=True, remove_columns=dataset.column_names, features=features,
-                                 cache_file_name=str(path), new_fingerprint=fingerprint,
-                                 num_proc=num_proc if num_proc > 1 else None, **kwargs)
+            dataset = build()
         except _corrupt() as err:
-            existing = _cache_files(path)
-            if attempt == 2 or not existing:
+            if attempt == 2 or not entry():
                 raise _cache_error(err) from err
-            _discard(existing, err)
+            _discard(entry(), err)
             continue
-        if len(mapped) == len(dataset):
-            return mapped
+        rows = expected(dataset)
+        if len(dataset) == rows:
+            return dataset
         if attempt == 2:
-            raise DataError(f"{path}: the cache keeps {len(mapped)} of {len(dataset)} rows after a rebuild; delete it")
-        _discard(_cache_files(path), f"{len(mapped)} of {len(dataset)} rows")
+            raise DataError(f"{entry()[0]}: the cache holds {len(dataset)} of {rows} rows after a rebuild; delete it")
+        _discard(entry(), f"{len(dataset)} of {rows} rows")
     raise AssertionError("unreachable")
 
 

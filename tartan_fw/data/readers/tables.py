@@ -52,19 +52,21 @@ class TableReader(DatasetReader):
 
 
 def _shape(batch: "pa.Table", indices: list[int], columns: list[str], names: Optional[list[str]], origin: str) -> "pa.Table":
+    """One batch as ``text``, ``line`` (the row index) and ``label`` (class names, or strings); a missing
+    value is an error naming its row."""
     import numpy as np
     import pyarrow as pa
 
-    shaped = {"text": batch.column(columns[0]), "line": pa.array(indices, pa.int64())}
     for column in columns:
-        values = batch.column(column)
-        bad = np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False))
-        if names is not None and column == columns[-1] and len(columns) == 2:
-            bad = np.union1d(bad, np.flatnonzero(np.asarray(values.fill_null(0).to_numpy()) < 0))  # ClassLabel -1: no label
-        if len(bad):
-            raise DataError(f"{origin}, row {indices[bad[0]]}: '{column}' is missing; fill or drop the row "
-                            f"(a test split without labels cannot be evaluated)")
+        missing = batch.column(column).is_null().to_numpy(zero_copy_only=False)
+        if column != columns[0] and names is not None:  # ClassLabel's -1: no label (test splits of benchmarks)
+            missing |= batch.column(column).fill_null(0).to_numpy() < 0
+        if missing.any():
+            raise DataError(f"{origin}, row {indices[int(np.argmax(missing))]}: '{column}' is missing; fill or drop "
+                            f"the row (a split without labels cannot train or evaluate)")
+    shaped = {"text": batch.column(columns[0]).cast(pa.string()), "line": pa.array(indices, pa.int64())}
     if len(columns) == 2:
         labels = batch.column(columns[1])
-        shaped["label"] = pa.array(names).take(labels) if names is not None else pa.array([str(v) for v in labels.to_pylist()], pa.string())
+        shaped["label"] = (pa.array(names).take(labels) if names is not None
+                           else pa.array([str(v) for v in labels.to_pylist()], pa.string()))
     return pa.table(shaped)
