@@ -21,6 +21,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -113,11 +114,20 @@ def run_child(code: Path, work: Path, corpus: str, cache: Path, threads: int, ca
                    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
     command = [sys.executable, __file__, "--measure", corpus, "--work", str(work), "--threads", str(threads),
                "--memory-cap-gb", str(cap_gb)]
-    process = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
-    if process.returncode:
-        lines = (process.stderr or process.stdout).strip().splitlines()
-        return {"failed": lines[-1] if lines else f"exit code {process.returncode}"}
-    return json.loads(process.stdout.strip().splitlines()[-1])
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, env=environment, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(process.pid, 0)  # the child's own peak RSS, even when it fails
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if process.returncode:
+            lines = err.read().strip().splitlines()
+            memory = any(sign in line for line in lines for sign in ("MemoryError", "bad_alloc", "allocate memory"))
+            why = f"out of the {cap_gb:g} GiB address-space cap" if memory else (lines[-1] if lines else "")
+            return {"failed": f"exit {process.returncode} after {time.perf_counter() - start:.0f} s, {why}",
+                    "peak_rss_mb": usage.ru_maxrss / 1024}
+        return json.loads(out.read().strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -157,6 +167,8 @@ def main() -> None:
                 result = run_child(code, args.work, corpus.name, cache, args.threads, args.memory_cap_gb)
                 results.append({"size_mb": size, "version": name, "run": run, **result})
                 print(json.dumps(results[-1]), flush=True)
+                if "failed" in result:
+                    break  # nothing was cached
             if not args.keep:
                 shutil.rmtree(cache, ignore_errors=True)
         if not args.keep:
@@ -168,7 +180,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         if "failed" in r:
-            print(f"| {r['size_mb']} MB | {r['version']} | {r['run']} | failed: {r['failed'][:80]} | | | | | |")
+            print(f"| {r['size_mb']} MB | {r['version']} | {r['run']} | failed: {r['failed']} | | | | "
+                  f"{r['peak_rss_mb']:.0f} | |")
         else:
             print(f"| {r['size_mb']} MB | {r['version']} | {r['run']} | {r['texts']} | {r['setup_s']:.1f} | "
                   f"{r['setup_cpu_s']:.1f} | {r['first_step_s']:.1f} | {r['peak_rss_mb']:.0f} | {r['peak_anon_mb']:.0f} |")
