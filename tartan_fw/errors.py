@@ -24,6 +24,14 @@ class DataError(TartanError):
     """Bad or missing data; the message names the file (and line)."""
 
 
+class StorageError(TartanError):
+    """A file could not be written (disk full, read-only folder); the message names it."""
+
+
+class RunLocked(TartanError):
+    """Another live process writes the run directory; the message names its pid."""
+
+
 class TrainingInterrupted(TartanError):
     """SIGINT or SIGTERM stopped training after a checkpoint; the message says how to resume."""
 

@@ -4,27 +4,34 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
-import shutil
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterable, List, Optional
+from typing import Any, Callable, Iterable, Iterator, List, Optional
 
 import torch
 
 from tartan_fw.analysis.summary import summary_lines
+from tartan_fw.common.files import (
+    atomic_write_text, check_tensors, check_writable, make_folder, read_json, storage_errors,
+)
 from tartan_fw.common.from_config import Lazy, build
+from tartan_fw.common.locking import lock_folder
 from tartan_fw.data.root import DataRoot
-from tartan_fw.errors import TartanError
+from tartan_fw.errors import StorageError, TartanError
 from tartan_fw.models.bodies import Body
 from tartan_fw.tasks import AuxTask, EndTask
-from tartan_fw.run_directory import RunDirectory, read_run_config
+from tartan_fw.run_directory import (
+    DAMAGED_CONFIG, RunDirectory, check_replaceable, clear_run_directory, has_contents, read_run_config,
+)
 from tartan_fw.trained import save_model_files
 from tartan_fw.training.body_weights import load_body
-from tartan_fw.training.checkpoint import TrainingCheckpoint, atomic_write_text, load_end_task_model
+from tartan_fw.training.checkpoint import DAMAGED_BEST, TrainingCheckpoint, load_end_task_model
 from tartan_fw.training.compute import training_compute
 from tartan_fw.training.distributed import data_parallel
-from tartan_fw.training.logging import RunLogger, TensorBoardLogger, journal
+from tartan_fw.training.logging import RunLogFile, RunLogger, TensorBoardLogger, journal
 from tartan_fw.training.metrics import trivial_result
 from tartan_fw.training.results import RunMetrics
 from tartan_fw.training.stage import Stage
@@ -44,7 +51,8 @@ class Experiment:
         weighter: how task gradients are mixed (default ``uniform``: MT-TARTAN).
         trainer: the training loop's settings.
         seed: seeds data order, masking and initialisation.
-        data_root: folder of ``<task>/<file>`` data (default ``$TARTAN_DATA``).
+        data_root: folder of ``<task>/<file>`` data; set here it wins over ``$TARTAN_DATA`` (the default),
+            so the saved config says where the run's data came from.
         include: plugin modules to import before the rest of the config is read.
         init_from: a run directory or .safetensors file whose body weights replace the body's
             initial ones (continued pretraining handed on; a pipeline sets it for later stages).
@@ -117,21 +125,38 @@ def prepare(experiment: Experiment, device: torch.device, with_aux: bool = True)
 
 
 def check_run_directory(config: dict[str, Any], directory: Path, force: bool, resume: bool) -> None:
-    """A run may resume its own unfinished directory, replace one with ``force``, or start afresh."""
+    """A run may resume its own unfinished directory, replace a run directory with ``force``, or start afresh.
+
+    Called again once the directory is locked, so that what was checked still holds for the writer.
+    """
     if resume:
         check_resumable(config, directory)
-    elif directory.exists() and any(directory.iterdir()) and not force:
-        raise TartanError(
-            f"{directory}: run directory exists; choose another with -s, pass --force to replace it, "
-            f"or --resume to continue it"
-        )
+    elif directory.exists() and not directory.is_dir():
+        raise TartanError(f"{directory}: is a file; choose a run directory with -s")
+    elif not has_contents(directory):
+        check_writable(RunDirectory(directory).config)  # a read-only disk, found before the data is read
+    else:
+        if not force:
+            raise TartanError(
+                f"{directory}: run directory exists; choose another with -s, pass --force to replace it, "
+                f"or --resume to continue it"
+            )
+        check_replaceable(directory)
+
+
+def lock_run_directory(directory: Path) -> None:
+    """Rank 0 writes the run directory, so it alone locks it (under torchrun the ranks share it)."""
+    if os.environ.get("RANK", "0") == "0":
+        lock_folder(directory)
 
 
 def start_run_directory(directory: Path, config: dict[str, Any], ext_vars: Optional[dict[str, str]]) -> None:
-    """An empty run directory holding the resolved config and the ext-vars it was resolved with."""
-    if directory.exists():
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True)
+    """An empty run directory holding the resolved config and the ext-vars it was resolved with.
+
+    A replaced run's files are deleted, the locked directory itself is kept (so is its lock).
+    """
+    make_folder(directory)
+    clear_run_directory(directory)
     files = RunDirectory(directory)
     write_json(files.config, config)
     write_json(files.ext_vars, ext_vars or {})
@@ -153,15 +178,20 @@ def run_experiment(
     calls this and trains its share of each batch; rank 0 alone writes the directory.
     """
     check_run_directory(config, directory, force, resume)
+    if has_contents(directory):
+        lock_run_directory(directory)  # a live run is refused before the data is read
     experiment = build(Experiment, config)
     files = RunDirectory(directory)
     with data_parallel(device) as parallel:
         with parallel.main_first():  # the first process fills the tokenizer and tokenisation caches
             body, aux_tasks = prepare(experiment, parallel.device)
-        if parallel.is_main and not resume:
-            start_run_directory(directory, config, ext_vars)
-            write_json(files.labels, experiment.end_task.labels)
-            save_model_files(body, files.model_folder)
+        if parallel.is_main:
+            lock_run_directory(directory)
+            check_run_directory(config, directory, force, resume)
+            if resume:
+                check_resumable_state(files)
+            else:
+                start_run(directory, config, ext_vars, experiment, body)
         logger, handlers = RunLogger(), run_log_handlers(files.log, show_progress) if parallel.is_main else []
         if parallel.is_main:
             checkpoint = TrainingCheckpoint(files.checkpoint)
@@ -174,31 +204,64 @@ def run_experiment(
         terminal = sys.stdout.isatty()
         run = Run(body, experiment.end_task, aux_tasks, experiment.weighter, directory, parallel.device,
                   experiment.seed, logger, show_progress and terminal and parallel.is_main, parallel, resume)
-        try:
-            metrics = experiment.trainer.fit(run)
-            metrics.compute = training_compute(body, run.tasks, metrics)
-            if metrics.test:
-                warning = trivial_result(metrics.to_dict())
-                metrics.warnings = [warning] if warning else []
-                for line in summary_lines(directory, metrics.to_dict()):
-                    journal.info("%s", line)
-                if warning and parallel.is_main:
-                    log.warning("%s: %s", directory, warning)
-        finally:
-            logger.close()
-            for target, handler in handlers:
-                logging.getLogger(target).removeHandler(handler)
-                handler.close()
-        if parallel.is_main:
-            write_json(files.metrics, metrics.to_dict())
+        with _resume_hint(directory):
+            try:
+                metrics = experiment.trainer.fit(run)
+                metrics.compute = training_compute(body, run.tasks, metrics)
+                if metrics.test:
+                    warning = trivial_result(metrics.to_dict())
+                    metrics.warnings = [warning] if warning else []
+                    for line in summary_lines(directory, metrics.to_dict()):
+                        journal.info("%s", line)
+                    if warning and parallel.is_main:
+                        log.warning("%s: %s", directory, warning)
+            finally:
+                logger.close()
+                for target, handler in handlers:
+                    logging.getLogger(target).removeHandler(handler)
+                    handler.close()
+            if parallel.is_main:
+                write_json(files.metrics, metrics.to_dict())
     return metrics
+
+
+@contextmanager
+def _resume_hint(directory: Path) -> Iterator[None]:
+    """A disk that fills during training costs only the steps since the last checkpoint."""
+    try:
+        yield
+    except StorageError as err:
+        raise StorageError(f"{err}; tartan-fw resume {directory} then continues from the last checkpoint") from err
+
+
+def start_run(directory: Path, config: dict[str, Any], ext_vars: Optional[dict[str, str]], experiment: Experiment,
+              body: Body) -> None:
+    """The files a run writes before training; a disk that cannot take them leaves no half-made run behind."""
+    files = RunDirectory(directory)
+    try:
+        start_run_directory(directory, config, ext_vars)
+        write_json(files.labels, experiment.end_task.labels)
+        with storage_errors(files.model_folder):
+            save_model_files(body, files.model_folder)
+    except StorageError:
+        clear_run_directory(directory)
+        raise
+
+
+def check_resumable_state(files: RunDirectory) -> None:
+    """What a resume will read, checked before it writes anything (a log, an event file)."""
+    checkpoint = TrainingCheckpoint(files.checkpoint)
+    if checkpoint.exists():
+        checkpoint.check()
+    if files.best_model.exists():
+        check_tensors(files.best_model, DAMAGED_BEST)
 
 
 def run_log_handlers(log_file: Path, show_progress: bool) -> list[tuple[str, logging.Handler]]:
     """(logger name, handler) pairs: everything into log.txt; the journal also to stdout when that is
     not a terminal (where the progress bar would print nothing until the end)."""
-    to_file = logging.FileHandler(log_file)
-    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    with storage_errors(log_file):
+        to_file = RunLogFile(log_file)
     handlers: list[tuple[str, logging.Handler]] = [("tartan_fw", to_file), (journal.name, to_file)]
     if show_progress and not sys.stdout.isatty():
         to_stdout = logging.StreamHandler(sys.stdout)
@@ -214,7 +277,7 @@ def check_resumable(config: dict[str, Any], directory: Path) -> None:
         raise TartanError(f"{directory}: no run to resume (no {files.config.name}); start one with tartan-fw run")
     if files.is_finished():
         raise TartanError(f"{directory}: the run has finished ({files.metrics.name} exists); there is nothing to resume")
-    saved = json.loads(files.config.read_text())
+    saved = read_json(files.config, DAMAGED_CONFIG)
     changed = _differences(saved, json.loads(json.dumps(config)))
     if changed:
         raise TartanError(
@@ -255,12 +318,14 @@ def training_loop(
 def load_run(directory: Path, device: torch.device, include: Iterable[str] = ()) -> Run:
     """A finished run's end-task model (best checkpoint) with its data, for evaluation."""
     config = read_run_config(directory, include)
+    best = RunDirectory(directory).best_model
+    if not best.exists():
+        raise TartanError(f"{best}: no checkpoint; the run did not finish an evaluation")
+    check_tensors(best, DAMAGED_BEST)  # before the data is read
     experiment = build(Experiment, config)
     experiment.init_from = None  # the best checkpoint replaces the whole body anyway
     body, _ = prepare(experiment, device, with_aux=False)
     run = Run(body, experiment.end_task, [], experiment.weighter, directory, device, experiment.seed, show_progress=False)
-    if not run.best_path.exists():
-        raise TartanError(f"{run.best_path}: no checkpoint; the run did not finish an evaluation")
     load_end_task_model(body, experiment.end_task.head, run.best_path)
     return run
 

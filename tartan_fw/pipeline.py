@@ -31,8 +31,10 @@ from tartan_fw.common.config import deep_merge
 from tartan_fw.common.from_config import build, validate
 from tartan_fw.data.root import DataRoot
 from tartan_fw.errors import ConfigurationError
-from tartan_fw.experiment import Experiment, check_run_directory, run_experiment, start_run_directory, write_json
-from tartan_fw.run_directory import RunDirectory
+from tartan_fw.experiment import (
+    Experiment, check_run_directory, lock_run_directory, run_experiment, start_run_directory, write_json,
+)
+from tartan_fw.run_directory import RunDirectory, has_contents
 from tartan_fw.training.compute import total_compute
 from tartan_fw.training.distributed import data_parallel
 from tartan_fw.training.results import RunMetrics, StageSummary
@@ -127,9 +129,14 @@ def run_config(
     if problems:
         raise ConfigurationError(problems)
     check_run_directory(config, directory, force, resume)
+    if has_contents(directory):
+        lock_run_directory(directory)
     with data_parallel(device) as parallel:
-        if parallel.is_main and not resume:
-            start_run_directory(directory, config, ext_vars)
+        if parallel.is_main:
+            lock_run_directory(directory)
+            check_run_directory(config, directory, force, resume)  # still true now that it is ours
+            if not resume:
+                start_run_directory(directory, config, ext_vars)
         parallel.barrier()
         files = RunDirectory(directory)
         summaries: list[StageSummary] = []

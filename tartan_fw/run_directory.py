@@ -13,6 +13,7 @@
       tensorboard/            event files
       log.txt                 the run's log
       metrics.json            written last: the run is finished when it exists
+      .lock                   the OS lock of the process writing the run (``common/locking.py``)
       <stage>/                a pipeline stage's own run directory, laid out the same way
 
 A sweep directory (:class:`SweepDirectory`) holds ``sweep.json``, one run directory per seed,
@@ -21,12 +22,17 @@ A sweep directory (:class:`SweepDirectory`) holds ``sweep.json``, one run direct
 
 from __future__ import annotations
 
-import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from tartan_fw.common.files import read_json
+from tartan_fw.common.locking import LOCK_FILE
 from tartan_fw.errors import TartanError
+
+DAMAGED_CONFIG = "the run directory is damaged; start the run again with tartan-fw run CONFIG -s DIR --force"
+
 
 @dataclass(frozen=True)
 class RunDirectory:
@@ -113,6 +119,64 @@ def read_run_config(directory: Path, include: Iterable[str] = ()) -> dict[str, A
     config_path = RunDirectory(directory).config
     if not config_path.exists():
         raise TartanError(f"{directory}: not a run directory (no {config_path.name}); pass the -s folder of a finished run")
-    config = json.loads(config_path.read_text())
+    config = read_json(config_path, DAMAGED_CONFIG)
+    if not isinstance(config, dict):
+        raise TartanError(f"{config_path}: expected the run's resolved config (a JSON object); {DAMAGED_CONFIG}")
     load_plugins([*include, *config.get("include", [])])
     return config
+
+
+def _written_names() -> frozenset[str]:
+    files = RunDirectory(Path())
+    paths = (files.config, files.ext_vars, files.labels, files.model_folder, files.best_model, files.pretrained_body,
+             files.checkpoint, files.tensorboard, files.log, files.metrics)
+    return frozenset({path.parts[0] for path in paths} | {LOCK_FILE})
+
+
+WRITTEN_NAMES = _written_names()  # the top-level entries a run writes: all that ``--force`` may delete
+
+
+def _written_by_a_run(path: Path) -> bool:
+    """A file a run writes, the hidden leftover of one of its atomic writes, or a pipeline stage's folder
+    (holding only what a run writes, if anything: a stage that failed to start leaves at most its lock)."""
+    name = path.name
+    if name in WRITTEN_NAMES or any(name.startswith(f".{entry}.") for entry in WRITTEN_NAMES):
+        return True
+    return path.is_dir() and not path.is_symlink() and not foreign_entries(path)
+
+
+def foreign_entries(directory: Path) -> list[str]:
+    return sorted(entry.name for entry in directory.iterdir() if not _written_by_a_run(entry))
+
+
+def has_contents(directory: Path) -> bool:
+    """Anything but the lock file (which a refused or failed start may leave behind)."""
+    return directory.is_dir() and any(entry.name != LOCK_FILE for entry in directory.iterdir())
+
+
+def check_replaceable(directory: Path) -> None:
+    """``--force`` deletes a run directory only: never the working directory, one above it, or others' files."""
+    resolved, here = directory.resolve(), Path.cwd().resolve()
+    if resolved == here or resolved in here.parents:
+        raise TartanError(f"{directory}: --force would delete the working directory or a folder above it; "
+                          f"choose a run directory with -s")
+    if not directory.is_dir() or directory.is_symlink():
+        raise TartanError(f"{directory}: not a directory; choose a run directory with -s")
+    if not RunDirectory(directory).is_started():
+        raise TartanError(f"{directory}: not a tartan-fw run directory (no config.json), so --force will not "
+                          f"delete it; empty it yourself or choose another with -s")
+    foreign = foreign_entries(directory)
+    if foreign:
+        raise TartanError(f"{directory}: holds files no run writes ({', '.join(foreign[:5])}), so --force will not "
+                          f"delete it; move them away or choose another run directory with -s")
+
+
+def clear_run_directory(directory: Path) -> None:
+    """Deletes what a run wrote, keeping the directory and its lock (held by this process)."""
+    for entry in directory.iterdir():
+        if entry.name == LOCK_FILE:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()

@@ -87,9 +87,10 @@ class TrainedModel:
 
 def load_trained_model(directory: Path, device: torch.device, include: Iterable[str] = ()) -> TrainedModel:
     """The run's best end-task model, from the run directory alone (no data is read)."""
+    from tartan_fw.common.files import check_tensors, read_json
     from tartan_fw.common.from_config import build
     from tartan_fw.tasks import ClassificationTask, EndTask
-    from tartan_fw.training.checkpoint import load_end_task_model
+    from tartan_fw.training.checkpoint import DAMAGED_BEST, load_end_task_model
 
     config = read_run_config(directory, include)
     files = RunDirectory(directory)
@@ -105,7 +106,11 @@ def load_trained_model(directory: Path, device: torch.device, include: Iterable[
     checkpoint = files.best_model
     if not checkpoint.exists():
         raise TartanError(f"{checkpoint}: no checkpoint; the run did not finish an evaluation")
-    labels = json.loads(files.labels.read_text())
+    check_tensors(checkpoint, DAMAGED_BEST)
+    labels = read_json(files.labels, "the run directory is damaged; train the run again")
+    if not (isinstance(labels, list) and labels and all(isinstance(label, str) for label in labels)):
+        raise TartanError(f"{files.labels}: expected the list of label names; the run directory is "
+                          f"damaged; train the run again")
     body = SavedEncoderBody(folder)
     head = end_task.head_config.construct(body=body, num_labels=len(labels))
     if not isinstance(head, ClassificationHead):
@@ -147,6 +152,17 @@ def sequence_classifier(model: TrainedModel) -> Any:
     return classifier.eval()
 
 
+def check_export_target(target: Path) -> None:
+    """An empty or new folder that can be made; checked before the model is loaded, and again before writing."""
+    from tartan_fw.common.files import check_writable
+
+    if target.exists() and not target.is_dir():
+        raise TartanError(f"{target}: is a file; choose a folder to export into")
+    if target.exists() and any(target.iterdir()):
+        raise TartanError(f"{target}: exists and is not empty; choose another folder")
+    check_writable(target)
+
+
 def export_model(model: TrainedModel, target: Path) -> str:
     """The model in Hugging Face format, plus ``head.safetensors`` and ``labels.json`` (see docs/export.md);
     returns the class written: a BERT or RoBERTa body becomes ``*ForSequenceClassification``, which
@@ -155,24 +171,24 @@ def export_model(model: TrainedModel, target: Path) -> str:
 
     Written into a temporary folder beside ``target`` and renamed, so ``target`` is complete or absent.
     """
-    from safetensors.torch import save_file
+    from tartan_fw.common.files import folder_mode, storage_errors, tensor_bytes, write_synced
 
-    if target.exists() and any(target.iterdir()):
-        raise TartanError(f"{target}: exists and is not empty; choose another folder")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    check_export_target(target)
+    with storage_errors(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     try:
-        saved = sequence_classifier(model) or model.body.encoder
-        saved.save_pretrained(partial)
-        model.body.tokenizer.save_pretrained(partial)
-        _portable_tokenizer_config(partial)
-        save_file({k: v.detach().cpu().contiguous() for k, v in model.head.state_dict().items()},
-                  str(partial / "head.safetensors"))
-        (partial / LABELS_FILE).write_text(json.dumps(model.labels, indent=2) + "\n")
-        os.chmod(partial, 0o755)
-        if target.exists():
-            target.rmdir()
-        os.replace(partial, target)
+        with storage_errors(target):
+            saved = sequence_classifier(model) or model.body.encoder
+            saved.save_pretrained(partial)
+            model.body.tokenizer.save_pretrained(partial)
+            _portable_tokenizer_config(partial)
+            write_synced(partial / "head.safetensors", lambda out: out.write(tensor_bytes(model.head.state_dict())))
+            (partial / LABELS_FILE).write_text(json.dumps(model.labels, indent=2) + "\n")
+            os.chmod(partial, folder_mode())
+            if target.exists():
+                target.rmdir()
+            os.replace(partial, target)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise

@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -146,7 +149,7 @@ def test_missing_release_file_offline_says_how_to_get_it(tmp_path: Path, tiny, d
     result, out = run_cli(tmp_path, config)
     assert_clean_failure(result, out, "cannot download", "citation_intent/train.jsonl", "offline?", "TARTAN_DATA")
     assert len(offline) == 1 and offline[0].startswith(os.environ["TARTAN_DATA_URL"])
-    assert sorted(p.name for p in (data_root / "citation_intent").iterdir()) == []
+    assert not (data_root / "citation_intent").exists()  # no empty task folder left behind
 
 
 def test_missing_release_file_without_fetching_names_the_fetch_command(tmp_path: Path) -> None:
@@ -300,3 +303,438 @@ def test_corrupt_caches_heal_themselves(tmp_path: Path, tiny, monkeypatch: pytes
     assert len(warnings) == len(damaged) and all(w.endswith("rebuilding it") and "\n" not in w for w in warnings)
     assert "Traceback" not in again.output
     assert json.loads((out / "metrics.json").read_text())["best_step"] > 0
+
+
+# --- Config values: out of range is refused at its dotted path, by run (before anything is written) and by validate.
+
+OUT_OF_RANGE = [
+    ("trainer.body_lr=-0.001", "trainer.body_lr: must be a finite number above 0, got -0.001"),
+    ("trainer.head_lr=-0.001", "trainer.head_lr: must be a finite number above 0, got -0.001"),
+    ("trainer.body_lr=0", "trainer.body_lr: must be a finite number above 0, got 0.0"),
+    ("trainer.head_lr=NaN", "trainer.head_lr: must be a finite number above 0, got nan"),
+    ("trainer.body_lr=Infinity", "trainer.body_lr: must be a finite number above 0, got inf"),
+    ("trainer.max_grad_norm=-1", "trainer.max_grad_norm: must be a finite number above 0 (null: no clipping), got -1.0"),
+    ("trainer.max_grad_norm=0", "trainer.max_grad_norm: must be a finite number above 0 (null: no clipping), got 0.0"),
+    ("trainer.patience=-3", "trainer.patience: must be at least 1 (null: never stop early), got -3"),
+    ("trainer.patience=0", "trainer.patience: must be at least 1 (null: never stop early), got 0"),
+    ("trainer.warmup_fraction=1", "trainer.warmup_fraction: must be in [0, 1), got 1.0"),
+    ("trainer.warmup_fraction=-0.1", "trainer.warmup_fraction: must be in [0, 1), got -0.1"),
+    ("trainer.warmup_fraction=NaN", "trainer.warmup_fraction: must be in [0, 1), got nan"),
+    ("trainer.weight_decay=-0.01", "trainer.weight_decay: must be a finite number >= 0, got -0.01"),
+    ("trainer.checkpoint_every=0", "trainer.checkpoint_every: must be at least 1 (null: only when interrupted), got 0"),
+    ("trainer.eval_every=0", "trainer.eval_every: must be at least 1, got 0"),
+    ("trainer.log_every=0", "trainer.log_every: must be at least 1, got 0"),
+    ("trainer.accumulation_steps=0", "trainer.accumulation_steps: must be at least 1, got 0"),
+    ("trainer.max_nonfinite_steps=0", "trainer.max_nonfinite_steps: must be at least 1, got 0"),
+    ("trainer.max_steps=-5", "trainer.max_steps: must be at least 1, got -5"),
+    ("end_task.eval_batch_size=0", "end_task.eval_batch_size: must be at least 1, got 0"),
+    ('trainer.finetune={"max_steps": 0}', "trainer.finetune.max_steps: must be at least 1, got 0"),
+    ('trainer.finetune={"body_lr": -1}', "trainer.finetune.body_lr: must be a finite number above 0, got -1.0"),
+    ('trainer.finetune={"patience": 0}', "trainer.finetune.patience: must be at least 1 (null: never stop early), got 0"),
+]
+
+
+@pytest.mark.parametrize("override, message", OUT_OF_RANGE, ids=[o.split("=")[0] + "=" + o.split("=", 1)[1][:12] for o, _ in OUT_OF_RANGE])
+def test_out_of_range_value(tmp_path: Path, tiny, override: str, message: str) -> None:
+    result, out = run_cli(tmp_path, tiny(), "-o", override)
+    assert_clean_failure(result, out, message)
+
+
+@pytest.mark.parametrize("override, message", OUT_OF_RANGE[:3] + OUT_OF_RANGE[-3:])
+def test_validate_reports_out_of_range_values(tmp_path: Path, tiny, override: str, message: str) -> None:
+    path = tmp_path / "experiment.jsonnet"
+    path.write_text(json.dumps(tiny()))
+    result = CliRunner().invoke(cli, ["validate", str(path), "-o", override])
+    assert result.exit_code == 2 and result.output.strip() == f"error: {path}: {message}", result.output
+
+
+def test_pretrain_learning_rate_is_checked_too(tmp_path: Path, tiny) -> None:
+    config = tiny()
+    config["trainer"] = {"type": "pretrain", "max_steps": 2, "lr": -1e-4}
+    result, out = run_cli(tmp_path, config)
+    assert_clean_failure(result, out, "trainer.lr: must be a finite number above 0, got -0.0001")
+
+
+# --- Corrupt run state: resume, predict, evaluate, export and compare name the damaged file; nothing changes.
+
+def assert_one_line_error(result, *fragments: str) -> str:
+    """Exit 2, one ``error:`` line containing every fragment, no traceback."""
+    assert result.exit_code == 2, result.output
+    assert result.exc_info is None or result.exc_info[0] is SystemExit, result.exc_info
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def snapshot(root: Path) -> dict[str, bytes | None]:
+    """Every path under ``root`` with its bytes (the lock file aside: it holds the last locker's pid)."""
+    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None)
+            for p in sorted(root.rglob("*")) if p.name != ".lock"}
+
+
+@pytest.fixture(scope="module")
+def run_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """An interrupted run (SIGINT after step 3: checkpoint and best model at step 3) and a finished one."""
+    import signal
+
+    import torch
+
+    from conftest import tiny_config, write_tiny_task
+    from tartan_fw.errors import TrainingInterrupted
+    from tartan_fw.experiment import run_experiment
+    from tartan_fw.training.trainer import StageLoop
+
+    root = tmp_path_factory.mktemp("runs")
+    write_tiny_task(root / "data")
+    cpu = torch.device("cpu")
+    original = StageLoop.step
+
+    def step(self: StageLoop, number: int) -> dict:
+        losses = original(self, number)
+        if number == 3:
+            signal.raise_signal(signal.SIGINT)
+        return losses
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TARTAN_CACHE", os.environ.get("TARTAN_CACHE", str(tmp_path_factory.getbasetemp() / "cache")))
+        run_experiment(tiny_config(root / "data", aux=(), max_steps=3, eval_every=3), root / "finished", cpu,
+                       show_progress=False)
+        patch.setattr(StageLoop, "step", step)
+        with pytest.raises(TrainingInterrupted):
+            run_experiment(tiny_config(root / "data", max_steps=6, eval_every=3, checkpoint_every=2),
+                           root / "interrupted", cpu, show_progress=False)
+    return {"finished": root / "finished", "interrupted": root / "interrupted"}
+
+
+def checkpoint_file(run: Path, name: str) -> Path:
+    return run / "checkpoint" / json.loads((run / "checkpoint" / "latest").read_text())["folder"] / name
+
+
+def truncate(path: Path, size: int) -> None:
+    path.write_bytes(path.read_bytes()[:size])
+
+
+RESUME_DAMAGE = {
+    "checkpoint model truncated": (lambda run: truncate(checkpoint_file(run, "model.safetensors"), 100),
+                                   "model.safetensors: truncated or corrupt", "restart the run"),
+    "checkpoint model empty": (lambda run: truncate(checkpoint_file(run, "model.safetensors"), 0),
+                               "model.safetensors: truncated or corrupt", "restart the run"),
+    "checkpoint state truncated": (lambda run: truncate(checkpoint_file(run, "state.pt"), 1000),
+                                   "state.pt: unreadable", "restart the run"),
+    "checkpoint folder gone": (lambda run: shutil.rmtree(checkpoint_file(run, "")),
+                               "model.safetensors: missing", "restart the run"),
+    "latest garbled": (lambda run: (run / "checkpoint" / "latest").write_text('{"fol'),
+                       "checkpoint/latest: unreadable or corrupt", "restart the run"),
+    "latest not a pointer": (lambda run: (run / "checkpoint" / "latest").write_text('{"folder": 3}'),
+                             "checkpoint/latest: not a checkpoint pointer", "restart the run"),
+    "config.json corrupt": (lambda run: (run / "config.json").write_text('{"seed": '),
+                            "config.json: unreadable or corrupt", "--force"),
+    "config.json not an object": (lambda run: (run / "config.json").write_text("[1, 2]"),
+                                  "config.json: expected the run's resolved config", "--force"),
+    "ext_vars.json missing": (lambda run: (run / "ext_vars.json").unlink(),
+                              "ext_vars.json: missing", "({} for none)"),
+    "best model truncated": (lambda run: truncate(run / "best" / "model.safetensors", 1000),
+                             "best/model.safetensors: truncated or corrupt", "train the run again"),
+}
+
+
+@pytest.mark.parametrize("case", RESUME_DAMAGE)
+def test_resume_of_a_damaged_run(tmp_path: Path, run_dirs: dict[str, Path], case: str) -> None:
+    damage, *fragments = RESUME_DAMAGE[case]
+    run = tmp_path / "run"
+    shutil.copytree(run_dirs["interrupted"], run)
+    damage(run)
+    before = snapshot(run)
+    result = CliRunner().invoke(cli, ["resume", str(run), "--device", "cpu", "--quiet"])
+    assert_one_line_error(result, *fragments)
+    assert snapshot(run) == before  # no event file, log line, checkpoint or metrics written
+
+
+FINISHED_DAMAGE = {
+    "predict, best model truncated": (lambda run, tmp: truncate(run / "best" / "model.safetensors", 1000),
+                                      ["predict", "{run}", "{tmp}/in.jsonl", "-o", "{tmp}/out.jsonl"],
+                                      ["best/model.safetensors: truncated or corrupt", "train the run again"]),
+    "evaluate, best model truncated": (lambda run, tmp: truncate(run / "best" / "model.safetensors", 0),
+                                       ["evaluate", "{run}", "--device", "cpu"],
+                                       ["best/model.safetensors: truncated or corrupt", "train the run again"]),
+    "export, best model truncated": (lambda run, tmp: truncate(run / "best" / "model.safetensors", 1000),
+                                     ["export", "{run}", "{tmp}/exported"],
+                                     ["best/model.safetensors: truncated or corrupt", "train the run again"]),
+    "predict, labels.json corrupt": (lambda run, tmp: (run / "labels.json").write_text("{"),
+                                     ["predict", "{run}", "{tmp}/in.jsonl"], ["labels.json: unreadable or corrupt"]),
+    "predict, non-UTF-8 input": (lambda run, tmp: (tmp / "in.jsonl").write_bytes(b'{"text": "ok"}\n{"text": "caf\xe9"}\n'),
+                                 ["predict", "{run}", "{tmp}/in.jsonl", "-o", "{tmp}/out.jsonl"],
+                                 ["in.jsonl:2: not UTF-8 text", "re-save the file as UTF-8"]),
+    "predict, -o below a file": (lambda run, tmp: (tmp / "file").write_text("x"),
+                                 ["predict", "{run}", "{tmp}/in.jsonl", "-o", "{tmp}/file/out.jsonl"],
+                                 ["file/out.jsonl: cannot be written", "is a file"]),
+    "export below a file": (lambda run, tmp: (tmp / "file").write_text("x"),
+                            ["export", "{run}", "{tmp}/file/exported"], ["file/exported: cannot be written", "is a file"]),
+    "compare, metrics.json corrupt": (lambda run, tmp: (run / "metrics.json").write_text('{"metric'),
+                                      ["compare", "{run}", "{run}"], ["metrics.json: unreadable or corrupt"]),
+    "compare, metrics.json without metric": (lambda run, tmp: (run / "metrics.json").write_text('{"test": {}}'),
+                                             ["compare", "{run}", "{run}"], ["metrics.json: no 'metric' entry"]),
+    "compare, score not a number": (
+        lambda run, tmp: (run / "metrics.json").write_text('{"metric": "macro_f1", "test": {"macro_f1": "high"}}'),
+        ["compare", "{run}", "{run}"], ["metrics.json: test.macro_f1 is 'high', not a number"]),
+}
+
+
+@pytest.mark.parametrize("case", FINISHED_DAMAGE)
+def test_finished_run_commands_on_bad_input(tmp_path: Path, run_dirs: dict[str, Path], case: str) -> None:
+    damage, arguments, fragments = FINISHED_DAMAGE[case]
+    run = tmp_path / "run"
+    shutil.copytree(run_dirs["finished"], run)
+    (tmp_path / "in.jsonl").write_text('{"text": "we use a model"}\n')
+    damage(run, tmp_path)
+    before = snapshot(tmp_path)
+    result = CliRunner().invoke(cli, [a.format(run=run, tmp=tmp_path) for a in arguments])
+    assert_one_line_error(result, *fragments)
+    assert snapshot(tmp_path) == before
+
+
+def test_predict_makes_a_missing_output_folder(tmp_path: Path, run_dirs: dict[str, Path]) -> None:
+    (tmp_path / "in.jsonl").write_text('{"text": "we use a model"}\n')
+    out = tmp_path / "new" / "folder" / "out.jsonl"
+    result = CliRunner().invoke(cli, ["predict", str(run_dirs["finished"]), str(tmp_path / "in.jsonl"), "-o", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["prediction"] in json.loads((run_dirs["finished"] / "labels.json").read_text())
+
+
+# --- Full or read-only disks, for real: a tmpfs or a read-only bind mount in a user and mount namespace.
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def can_mount() -> bool:
+    try:
+        return subprocess.run(["unshare", "-Urm", "mount", "-t", "tmpfs", "tmpfs", "/mnt"],
+                              capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+needs_mounts = pytest.mark.skipif(not can_mount(), reason="unprivileged user and mount namespaces (unshare -Urm) unavailable")
+
+
+def in_namespace(mounts: str, command: list[str], cwd: Path, **variables: str) -> subprocess.CompletedProcess:
+    """``command`` (tartan-fw arguments) after the shell ``mounts``, as root of a new user and mount namespace."""
+    cli_command = " ".join(f"'{part}'" for part in [sys.executable, "-m", "tartan_fw.cli.main", *command])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]), **variables}
+    return subprocess.run(["unshare", "-Urm", "sh", "-c", f"set -e; {mounts}; exec {cli_command}"],
+                          capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+
+
+def read_only(folder: Path) -> str:
+    return f"mount --bind '{folder}' '{folder}' && mount -o remount,bind,ro '{folder}'"
+
+
+def assert_one_stderr_error(process: subprocess.CompletedProcess, *fragments: str) -> str:
+    assert process.returncode == 2, process.stderr
+    assert "Traceback" not in process.stderr and process.stdout == "", process.stderr
+    last = process.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and all(f in last for f in fragments), process.stderr
+    return last
+
+
+@needs_mounts
+def test_disk_full_during_a_run_leaves_a_resumable_run(tmp_path: Path, tiny) -> None:
+    """512 KiB hold the run's start and its best model, not two checkpoints of ~450 KiB."""
+    config = tmp_path / "experiment.json"
+    config.write_text(json.dumps(tiny(max_steps=6, eval_every=3, checkpoint_every=2)))
+    (tmp_path / "disk").mkdir()
+    copy = tmp_path / "copy"
+    mounts = f"mount -t tmpfs -o size=512k tmpfs '{tmp_path / 'disk'}'"
+    script = (f"{mounts}; '{sys.executable}' -m tartan_fw.cli.main run '{config}' -s '{tmp_path / 'disk' / 'run'}' "
+              f"--device cpu --quiet; code=$?; cp -a '{tmp_path / 'disk' / 'run'}' '{copy}'; exit $code")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    process = subprocess.run(["unshare", "-Urm", "sh", "-c", script], capture_output=True, text=True, cwd=tmp_path,
+                             env=env, timeout=300)
+    assert_one_stderr_error(process, "cannot write (No space left on device)", "tartan-fw resume")
+    hidden = [p.relative_to(copy) for p in copy.rglob(".*") if p.name != ".lock"]
+    assert hidden == []  # no half-written temporary file
+    assert json.loads((copy / "config.json").read_text()) == json.loads(config.read_text())
+    # Moved to a disk with room, the run resumes to the end.
+    config_path = copy / "config.json"
+    resumed = CliRunner().invoke(cli, ["resume", str(copy), "--device", "cpu", "--quiet"])
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads((copy / "metrics.json").read_text())["steps"] == 6 and config_path.exists()
+
+
+@needs_mounts
+def test_read_only_run_directory(tmp_path: Path, tiny) -> None:
+    config = tmp_path / "experiment.json"
+    config.write_text(json.dumps(tiny()))
+    out = tmp_path / "run"
+    out.mkdir()
+    process = in_namespace(read_only(out), ["run", str(config), "-s", str(out), "--device", "cpu", "--quiet"], tmp_path)
+    assert_one_stderr_error(process, f"{out}", "is read-only; choose a writable folder")
+    assert list(out.iterdir()) == []
+
+
+@needs_mounts
+def test_read_only_cache(tmp_path: Path, tiny) -> None:
+    config = tmp_path / "experiment.json"
+    config.write_text(json.dumps(tiny()))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    process = in_namespace(read_only(cache), ["run", str(config), "-s", str(tmp_path / "run"), "--device", "cpu",
+                                              "--quiet"], tmp_path, TARTAN_CACHE=str(cache))
+    assert_one_stderr_error(process, f"{cache}", "Read-only file system", "TARTAN_CACHE")
+    assert list(cache.iterdir()) == [] and not (tmp_path / "run").exists()
+
+
+@needs_mounts
+def test_resume_on_a_read_only_disk_changes_nothing(tmp_path: Path, run_dirs: dict[str, Path]) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(run_dirs["interrupted"], run)
+    before = snapshot(run)
+    process = in_namespace(read_only(run), ["resume", str(run), "--device", "cpu", "--quiet"], tmp_path)
+    assert_one_stderr_error(process, "Read-only file system")
+    assert snapshot(run) == before
+
+
+@needs_mounts
+@pytest.mark.parametrize("command", ["export", "predict"])
+def test_export_and_predict_into_a_read_only_folder(tmp_path: Path, run_dirs: dict[str, Path], command: str) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    (tmp_path / "in.jsonl").write_text('{"text": "we use a model"}\n')
+    arguments = {"export": ["export", str(run_dirs["finished"]), str(folder / "model")],
+                 "predict": ["predict", str(run_dirs["finished"]), str(tmp_path / "in.jsonl"), "-o",
+                             str(folder / "out.jsonl"), "--quiet"]}[command]
+    process = in_namespace(read_only(folder), arguments, tmp_path)
+    assert_one_stderr_error(process, f"{folder}", "is read-only; choose a writable folder")
+    assert list(folder.iterdir()) == []
+
+
+# --- Concurrent writers: an OS lock on the run directory; the second writer is refused, naming the holder.
+
+def cli_process(*arguments: str) -> list[str]:
+    return [sys.executable, "-m", "tartan_fw.cli.main", *arguments]
+
+
+def repo_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+
+
+def test_two_runs_started_together_into_one_directory(tmp_path: Path, tiny) -> None:
+    config = tmp_path / "experiment.json"
+    config.write_text(json.dumps(tiny(aux=(), max_steps=2, eval_every=2)))
+    out = tmp_path / "run"
+    processes = [subprocess.Popen(cli_process("run", str(config), "-s", str(out), "--seed", str(seed), "--device", "cpu",
+                                              "--quiet"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env=repo_env(), cwd=tmp_path) for seed in (1, 2)]
+    results = [(seed, process.wait(timeout=300), process.stderr.read()) for seed, process in zip((1, 2), processes)]
+    for process in processes:
+        process.stdout.close()
+        process.stderr.close()
+    winners = [seed for seed, code, _ in results if code == 0]
+    losers = [(code, err) for seed, code, err in results if code != 0]
+    assert len(winners) == 1 and len(losers) == 1, results
+    code, err = losers[0]
+    assert code == 2 and "Traceback" not in err and err.count("\n") == 1, err
+    assert "in use by another tartan-fw process (pid " in err or "run directory exists" in err, err
+    assert json.loads((out / "config.json").read_text())["seed"] == winners[0]
+    assert (out / "metrics.json").exists()
+
+
+def test_a_live_run_refuses_force_resume_and_a_second_run(tmp_path: Path, tiny) -> None:
+    from tartan_fw.common.locking import lock_folder
+
+    config = tmp_path / "experiment.json"
+    config.write_text(json.dumps(tiny(aux=(), max_steps=100_000, checkpoint_every=None)))
+    out = tmp_path / "run"
+    holder = subprocess.Popen(cli_process("run", str(config), "-s", str(out), "--device", "cpu", "--quiet"),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=repo_env(), cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 240
+        while not ((out / "config.json").exists() and (out / ".lock").exists()
+                   and (out / ".lock").read_text().strip() == str(holder.pid)):
+            assert holder.poll() is None and time.monotonic() < deadline, "the first run did not start"
+            time.sleep(0.2)
+        started = (out / "config.json").read_bytes()
+        for arguments in (["run", str(config), "-s", str(out), "--force"], ["resume", str(out)],
+                          ["run", str(config), "-s", str(out), "--resume"]):
+            result = CliRunner().invoke(cli, [*arguments, "--device", "cpu", "--quiet"])
+            assert_one_line_error(result, f"in use by another tartan-fw process (pid {holder.pid})", "choose another")
+        assert holder.poll() is None and (out / "config.json").read_bytes() == started  # the live run goes on
+    finally:
+        holder.kill()
+        holder.wait()
+    lock_folder(out)  # the kernel released the killed holder's lock
+
+
+# --- --force replaces a run directory only.
+
+def make_user_folder(tmp: Path, finished: Path) -> tuple[Path, Path]:
+    folder = tmp / "d"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("hi\n")
+    return folder, tmp
+
+
+def make_run_with_notes(tmp: Path, finished: Path) -> tuple[Path, Path]:
+    shutil.copytree(finished, tmp / "run")
+    (tmp / "run" / "notes.txt").write_text("hi\n")
+    return tmp / "run", tmp
+
+
+def make_cwd_run(tmp: Path, finished: Path) -> tuple[Path, Path]:
+    shutil.copytree(finished, tmp / "run")
+    return Path("."), tmp / "run"
+
+
+def make_parent_of_cwd(tmp: Path, finished: Path) -> tuple[Path, Path]:
+    shutil.copytree(finished, tmp / "run")
+    return Path(".."), tmp / "run" / "model"
+
+
+FORCE_REFUSED = {
+    "a folder that is no run": (make_user_folder, "not a tartan-fw run directory (no config.json)"),
+    "a run with a user's file": (make_run_with_notes, "holds files no run writes (notes.txt)"),
+    "the working directory": (make_cwd_run, "--force would delete the working directory or a folder above it"),
+    "a folder above the working directory": (make_parent_of_cwd, "--force would delete the working directory"),
+}
+
+
+@pytest.mark.parametrize("case", FORCE_REFUSED)
+def test_force_refuses_what_is_not_a_run_directory(tmp_path: Path, tiny, run_dirs: dict[str, Path],
+                                                   monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    make, fragment = FORCE_REFUSED[case]
+    config = tmp_path / "experiment.json"
+    config.write_text(json.dumps(tiny(aux=(), max_steps=1, eval_every=1)))
+    target, cwd = make(tmp_path, run_dirs["finished"])
+    monkeypatch.chdir(cwd)
+    before = snapshot(tmp_path)
+    result = CliRunner().invoke(cli, ["run", str(config), "-s", str(target), "--force", "--device", "cpu", "--quiet"])
+    assert_one_line_error(result, fragment, "-s")
+    assert snapshot(tmp_path) == before
+
+
+def test_force_replaces_a_run_directory(tmp_path: Path, tiny, run_dirs: dict[str, Path]) -> None:
+    config = tmp_path / "experiment.json"
+    config.write_text(json.dumps(tiny(aux=(), max_steps=1, eval_every=1)))
+    run = tmp_path / "run"
+    shutil.copytree(run_dirs["finished"], run)
+    result = CliRunner().invoke(cli, ["run", str(config), "-s", str(run), "--force", "--device", "cpu", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((run / "metrics.json").read_text())["steps"] == 1
+
+
+# --- Signals before training starts: one line and the signal's exit code.
+
+def test_sigterm_during_start_up(tmp_path: Path, tiny) -> None:
+    config = tmp_path / "experiment.json"
+    config.write_text(json.dumps(tiny()))
+    out = tmp_path / "run"
+    process = subprocess.Popen(cli_process("run", str(config), "-s", str(out), "--device", "cpu", "--quiet"),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=repo_env(), cwd=tmp_path)
+    time.sleep(2.0)  # the handler is up (after click's import); torch, data and tokenizer are still loading
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143, stderr
+    assert stderr.startswith("SIGTERM received outside training") and stderr.count("\n") == 1, stderr
+    assert stdout == "" and not out.exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ from conftest import tiny_config, write_tiny_task
 from safetensors.torch import load_file
 
 from tartan_fw.cli.main import cli
-from tartan_fw.errors import TartanError, TrainingInterrupted
+from tartan_fw.errors import StorageError, TartanError, TrainingInterrupted
 from tartan_fw.experiment import check_resumable, run_experiment
 from tartan_fw.training import checkpoint as checkpoint_module
 from tartan_fw.training.checkpoint import TrainingCheckpoint
@@ -170,13 +171,13 @@ def test_a_checkpoint_write_that_fails_part_way_leaves_the_previous_one(
     directory = tmp_path / "checkpoint"
     checkpoint_with(1.0, directory, 2)
 
-    def half_written(state: Any, path: Path) -> None:
-        Path(path).write_bytes(b"\x80\x02half a pickle")
-        raise OSError("disk full")
+    def half_written(state: Any, out: Any) -> None:
+        out.write(b"\x80\x02half a pickle")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     with monkeypatch.context() as patched:
         patched.setattr(checkpoint_module.torch, "save", half_written)
-        with pytest.raises(OSError, match="disk full"):
+        with pytest.raises(StorageError, match=r"step-4-\S+: cannot write \(No space left on device\)"):
             checkpoint_with(2.0, directory, 4)
     tensors, state = TrainingCheckpoint(directory).load()
     assert torch.equal(tensors["w"], torch.full((4,), 1.0)) and state == {"step": 2}
@@ -266,3 +267,62 @@ def test_an_interrupted_pretraining_stage_resumes_to_the_same_body(
     assert scalars(directory / "tapt") == scalars(tmp_path / "reference" / "tapt")
     metrics = json.loads((directory / "metrics.json").read_text())
     assert without_wall_time(metrics) == without_wall_time(json.loads((tmp_path / "reference" / "metrics.json").read_text()))
+
+
+# A power cut or OOM kill inside a checkpoint write: the process gets SIGKILL after writing part of a file.
+DIE_INSIDE_WRITE = """
+import os, signal, sys
+from pathlib import Path
+
+from tartan_fw.common import files
+from tartan_fw.training import checkpoint
+
+prefix, nth = sys.argv[1], int(sys.argv[2])
+real, seen = files.write_synced, []
+
+
+def dying(path, write):
+    if Path(path).name.startswith(prefix) and "checkpoint" in Path(path).parts:
+        seen.append(path)
+        if len(seen) == nth:
+            with open(path, "wb") as out:
+                out.write(b"\\x00" * 64)
+                out.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+    real(path, write)
+
+
+files.write_synced = checkpoint.write_synced = dying
+from tartan_fw.cli.main import main
+
+sys.argv = ["tartan-fw", *sys.argv[3:]]
+main()
+"""
+
+
+@pytest.mark.parametrize("prefix, nth, resumes_from", [
+    ("model.safetensors", 2, 2),  # the step-4 checkpoint's model file, half written
+    ("state.pt", 3, 4),  # the fine-tuning stage's checkpoint (step 6), state half written
+    (".latest.", 2, 2),  # both files complete and renamed, the pointer not yet
+])
+def test_sigkill_inside_a_checkpoint_write_resumes_bit_identically(
+    tmp_path: Path, reference: tuple[dict[str, Any], Path], prefix: str, nth: int, resumes_from: int
+) -> None:
+    import subprocess
+    import sys
+
+    config, reference_dir = reference
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    killed = tmp_path / "killed"
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
+    process = subprocess.run(
+        [sys.executable, "-c", DIE_INSIDE_WRITE, prefix, str(nth), "run", str(config_file), "-s", str(killed),
+         "--device", "cpu", "--quiet"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+    )
+    assert process.returncode == -signal.SIGKILL, process.stderr
+    assert TrainingCheckpoint(killed / "checkpoint").global_step() == resumes_from
+    resumed = resume_in_a_new_second(["resume", str(killed), "--device", "cpu", "--quiet"])
+    assert resumed.exit_code == 0, resumed.output
+    assert_same_run(killed, reference_dir)

@@ -8,6 +8,7 @@ from typing import Callable, Literal, Optional
 import torch
 from torch import nn
 
+from tartan_fw.common.constraints import PositiveInt
 from tartan_fw.common.from_config import Lazy
 from tartan_fw.data.root import DataRoot
 from tartan_fw.models.bodies import Body
@@ -48,7 +49,7 @@ class SuperclassTask(ImageClassification, EndTask):
         head: Optional[Lazy[Head]] = None,
         augment: bool = True,
         batch_size: int = 64,
-        eval_batch_size: int = 256,
+        eval_batch_size: PositiveInt = 256,
         name: str = "superclass",
     ) -> None:
         super().__init__(name, batch_size)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from tartan_fw.common.files import read_json
 from tartan_fw.errors import TartanError
 from tartan_fw.run_directory import RunDirectory
 
@@ -44,21 +44,39 @@ def run_directories(directory: Path) -> list[Path]:
     return runs
 
 
+DAMAGED_METRICS = "the run's metrics are damaged; train it again, or leave it out"
+
+
+def read_metrics(directory: Path) -> dict[str, Any]:
+    """A finished run's ``metrics.json``; damaged or without its ``metric`` is an error naming the file."""
+    path = RunDirectory(directory).metrics
+    metrics = read_json(path, DAMAGED_METRICS)
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("metric"), str):
+        raise TartanError(f"{path}: no 'metric' entry naming the run's headline metric; {DAMAGED_METRICS}")
+    return metrics
+
+
 def read_run(directory: Path) -> RunResult:
-    metrics = json.loads(RunDirectory(directory).metrics.read_text())
+    metrics = read_metrics(directory)
     metric = metrics["metric"]
     return RunResult(
         directory,
         metric,
-        _score(metrics.get("test"), metric),
-        _score(metrics.get("best_dev"), metric),
+        _score(metrics, "test", directory),
+        _score(metrics, "best_dev", directory),
         metrics.get("compute", {}),
         metrics.get("majority_baseline", {}),
     )
 
 
-def _score(scores: Optional[dict[str, float]], metric: str) -> float:
-    return float(scores[metric]) if scores and metric in scores else math.nan
+def _score(metrics: dict[str, Any], split: str, directory: Path) -> float:
+    scores, metric = metrics.get(split), metrics["metric"]
+    if not isinstance(scores, dict) or metric not in scores:
+        return math.nan
+    value = scores[metric]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TartanError(f"{RunDirectory(directory).metrics}: {split}.{metric} is {value!r}, not a number; {DAMAGED_METRICS}")
+    return float(value)
 
 
 def read_runs(directory: Path) -> list[RunResult]:
@@ -70,7 +88,7 @@ def tensorboard_directory(run: Path) -> Optional[Path]:
     files = RunDirectory(run)
     if files.tensorboard.is_dir():
         return files.tensorboard
-    metrics = json.loads(files.metrics.read_text()) if files.is_finished() else {}
+    metrics = read_metrics(run) if files.is_finished() else {}
     stages = [stage["name"] for stage in metrics.get("pipeline", [])]
     if stages and files.stage(stages[-1]).tensorboard.is_dir():
         return files.stage(stages[-1]).tensorboard

@@ -5,9 +5,11 @@ Command modules import this one and register on :data:`cli`; ``cli/main.py`` imp
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,12 +34,25 @@ def fail_cleanly(command: Callable) -> Callable:
                 click.echo(str(stop), err=True)
             sys.exit(stop.exit_code)
         except TartanError as err:
-            if click.get_current_context().find_root().params.get("debug"):
+            _one_line(err)
+        except OSError as err:
+            if err.errno not in _STORAGE_ERRNOS:
                 raise
-            click.echo(f"error: {err}", err=True)
-            sys.exit(2)
+            _one_line(err, f"{err.filename or 'a file'}: cannot write ({err.strerror}); free space on that disk or "
+                           f"use a writable folder (TARTAN_CACHE, -s, --to), then try again")
 
     return wrapper
+
+
+# A full or read-only disk, wherever the write happens (caches included): the user's to fix, not a bug.
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES}
+
+
+def _one_line(err: Exception, message: str | None = None) -> None:
+    if click.get_current_context().find_root().params.get("debug"):
+        raise err
+    click.echo(f"error: {message or err}", err=True)
+    sys.exit(2)
 
 
 class _Commands(click.Group):
@@ -72,6 +87,28 @@ def cli(context: click.Context, debug: bool, include: tuple[str, ...]) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("tartan_fw").setLevel(logging.INFO)
     context.obj = {"include": list(include)}
+    _stop_on_signals(context)
+
+
+def _stop_on_signals(context: click.Context) -> None:
+    """SIGINT and SIGTERM outside training (imports, reading data, the final test) end the command at
+    once with one line and the signal's exit code; training installs its own handler, which checkpoints.
+
+    Exiting in the handler rather than raising: an exception raised inside an import (torch and
+    scikit-learn take seconds) leaves half-imported modules and a traceback. Every file is written
+    atomically, so nothing is left half-written; the kernel releases the run directory's lock.
+    """
+    import signal
+
+    def stop(number: int, frame: Any) -> None:
+        if os.environ.get("RANK", "0") == "0":
+            os.write(2, f"{signal.Signals(number).name} received outside training: stopped without a new checkpoint; "
+                        f"run the command again (tartan-fw resume RUN_DIR continues a started run)\n".encode())
+        os._exit(128 + number)
+
+    if threading.current_thread() is threading.main_thread():
+        previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
+        context.call_on_close(lambda: [signal.signal(number, handler) for number, handler in previous.items()])
 
 
 def config_from_cli(config_file: str, ext_var: tuple[str, ...], override: tuple[str, ...],

@@ -19,8 +19,9 @@ def export(obj: dict, run_dir: str, out_dir: str) -> None:
     a sequence classifier with id2label), plus head.safetensors and labels.json (docs/export.md)."""
     import torch
 
-    from tartan_fw.trained import export_model, load_trained_model
+    from tartan_fw.trained import check_export_target, export_model, load_trained_model
 
+    check_export_target(Path(out_dir))
     model = load_trained_model(Path(run_dir), torch.device("cpu"), obj["include"])
     written = export_model(model, Path(out_dir))
     click.echo(f"{out_dir}: {written}, {len(model.labels)} labels")

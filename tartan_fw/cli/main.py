@@ -67,6 +67,7 @@ def run(obj: dict, config_file: str, ext_var: tuple, override: tuple, overrides:
 @fail_cleanly
 def resume(obj: dict, run_dir: str, device: str, quiet: bool, threads: int | None) -> None:
     """Continue an interrupted run from its last checkpoint, with the config saved in RUN_DIR."""
+    from tartan_fw.common.files import read_json
     from tartan_fw.experiment import resolve_device
     from tartan_fw.pipeline import run_config
     from tartan_fw.run_directory import RunDirectory, read_run_config
@@ -75,7 +76,8 @@ def resume(obj: dict, run_dir: str, device: str, quiet: bool, threads: int | Non
     _data_progress(not quiet)
     directory = Path(run_dir)
     config = read_run_config(directory, obj["include"])
-    ext_vars = json.loads(RunDirectory(directory).ext_vars.read_text())
+    ext_vars = read_json(RunDirectory(directory).ext_vars, "write the ext-vars the run was started with into it "
+                                                          "({} for none), or start the run again with --force")
     metrics = run_config(config, directory, resolve_device(device), False, not quiet, ext_vars, resume=True)
     _print_result(directory, metrics, quiet)
 

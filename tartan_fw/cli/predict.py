@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from tartan_fw.cli.app import cli, fail_cleanly
+from tartan_fw.data.readers.files import _first_undecodable_line
 from tartan_fw.data.readers.jsonl_classification import json_records
 from tartan_fw.errors import DataError
 
@@ -19,10 +20,14 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         raise DataError(f"{path}: input file not found")
     records = []
-    for number, record in json_records(path, "a string 'text' field"):
-        if not isinstance(record.get("text"), str):
-            raise DataError(f"{path}:{number}: expected a JSON object with a string 'text' field")
-        records.append(record)
+    try:
+        for number, record in json_records(path, "a string 'text' field"):
+            if not isinstance(record.get("text"), str):
+                raise DataError(f"{path}:{number}: expected a JSON object with a string 'text' field")
+            records.append(record)
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}:{_first_undecodable_line(path)}: not UTF-8 text ({err.reason}); re-save the file "
+                        f"as UTF-8") from err
     if not records:
         raise DataError(f"{path}: no texts to predict")
     return records
@@ -50,9 +55,11 @@ def predict(obj: dict, run_dir: str, input_file: str, output: str | None, batch_
 
     from tartan_fw.experiment import resolve_device
     from tartan_fw.trained import load_trained_model
-    from tartan_fw.training.checkpoint import atomic_write_text
+    from tartan_fw.common.files import atomic_write_text, check_writable
 
     records = read_records(Path(input_file))
+    if output:
+        check_writable(Path(output))  # before predicting everything
     model = load_trained_model(Path(run_dir), resolve_device(device), obj["include"])
     columns = (TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), disable=quiet, transient=True) as progress:

@@ -1,8 +1,8 @@
 """Build components from config dicts by reading their constructors' signatures.
 
 Only a small subset of annotations is understood (primitives, registrable and plain classes,
-``list``/``dict``/``Optional``/``Union``/``Literal`` of those, and :class:`Lazy`), which keeps
-the rules predictable. Every problem in the whole tree is collected before anything fails.
+``list``/``dict``/``Optional``/``Union``/``Literal`` of those, :class:`Lazy`, and ``Annotated``
+with a :class:`~tartan_fw.common.constraints.Constraint`), which keeps the rules predictable. Every problem in the whole tree is collected before anything fails.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import inspect
 import re
 import types
 import typing
-from typing import Any, Generic, Literal, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Generic, Literal, TypeVar, Union, get_args, get_origin
 
+from tartan_fw.common.constraints import Constraint
 from tartan_fw.common.registrable import Registrable
 from tartan_fw.errors import ConfigurationError, TartanError
 
@@ -75,6 +76,8 @@ def _where(path: str) -> str:
 
 
 def _type_name(annotation: Any) -> str:
+    if get_origin(annotation) is Annotated:
+        return _type_name(get_args(annotation)[0])
     if isinstance(annotation, type):
         return annotation.__name__
     return str(annotation).replace("typing.", "")
@@ -85,6 +88,8 @@ def _resolve(annotation: Any, value: Any, path: str, errors: list[str], build: b
     args = get_args(annotation)
     if annotation is Any or annotation is inspect.Parameter.empty:
         return value
+    if origin is Annotated:
+        return _resolve_constrained(args, value, path, errors, build)
     if origin in (Union, types.UnionType):
         return _resolve_union(args, value, path, errors, build)
     if origin is Literal:
@@ -123,6 +128,19 @@ def _check_primitive(kind: type, value: Any, path: str, errors: list[str]) -> An
         return value
     errors.append(f"{_where(path)}: expected {kind.__name__}, got {type(value).__name__} {value!r}")
     return value
+
+
+def _resolve_constrained(args: tuple, value: Any, path: str, errors: list[str], build: bool) -> Any:
+    """The inner type first; the constraints only on a value of that type."""
+    before = len(errors)
+    resolved = _resolve(args[0], value, path, errors, build)
+    if len(errors) == before:
+        for constraint in (a for a in args[1:] if isinstance(a, Constraint)):
+            problem = constraint.problem(resolved)
+            if problem:
+                errors.append(f"{_where(path)}: {problem}")
+                break
+    return resolved
 
 
 def _resolve_union(args: tuple, value: Any, path: str, errors: list[str], build: bool) -> Any:
@@ -187,7 +205,7 @@ def constructor_parameters(cls: type) -> list[tuple[str, Any, Any]]:
     if init is object.__init__:
         return []
     signature = inspect.signature(init)
-    hints = typing.get_type_hints(init)
+    hints = typing.get_type_hints(init, include_extras=True)
     params = []
     for name, param in list(signature.parameters.items())[1:]:
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):

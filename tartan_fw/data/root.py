@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 from typing import Optional
 
+from tartan_fw.common.files import atomic_write_text, file_mode, fsync_folder, make_folder
 from tartan_fw.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def derive_corpus(corpus: Path) -> None:
     source = corpus.parent / "train.jsonl"
     texts = list(JsonlClassificationReader().read(DataRoot(source.parent, fetch_missing=False), source.name).dataset["text"])
     folded = sum(1 for text in texts if "\n" in text or "\r" in text)
-    _atomic_write_text(corpus, "".join(" ".join(text.split()) + "\n" for text in texts))
+    atomic_write_text(corpus, "".join(" ".join(text.split()) + "\n" for text in texts))
     logger.info("%s: derived from %s (the TAPT corpus: %d texts, one per line; %d had newlines, folded to spaces)",
                 corpus, source.name, len(texts), folded)
 
@@ -107,15 +108,21 @@ def fetch_task(task: str, root: Path) -> list[Path]:
     if task not in TASKS:
         raise DataError(f"unknown task '{task}'; the release has: {', '.join(TASKS)}")
     target = root / task
-    target.mkdir(parents=True, exist_ok=True)
+    created = not target.exists()
+    make_folder(target)
     written = []
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
-    with Progress(*columns, transient=True) as progress:
-        for split in SPLITS:
-            destination = target / f"{split}.jsonl"
-            if not destination.exists():
-                _download(f"{release_url()}/{task}/{split}.jsonl", destination, progress)
-            written.append(destination)
+    try:
+        with Progress(*columns, transient=True) as progress:
+            for split in SPLITS:
+                destination = target / f"{split}.jsonl"
+                if not destination.exists():
+                    _download(f"{release_url()}/{task}/{split}.jsonl", destination, progress)
+                written.append(destination)
+    except BaseException:
+        if created and not any(target.iterdir()):
+            target.rmdir()  # a failed fetch leaves no empty task folder to be mistaken for data
+        raise
     corpus = target / "train.txt"
     if not corpus.exists():
         derive_corpus(corpus)
@@ -137,19 +144,16 @@ def _download(url: str, destination: Path, progress) -> None:
                 out.write(chunk)
                 received += len(chunk)
                 progress.advance(job, len(chunk))
-        if expected is not None and received != expected:
-            raise DataError(f"cannot download {url} (got {received} of {expected} bytes); try again, or {elsewhere}")
+            if expected is not None and received != expected:
+                raise DataError(f"cannot download {url} (got {received} of {expected} bytes); try again, or {elsewhere}")
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(partial, file_mode())
         os.replace(partial, destination)
+        fsync_folder(destination.parent)
     except urllib.error.HTTPError as err:
         raise DataError(f"cannot download {url} (HTTP {err.code} {err.reason}); check TARTAN_DATA_URL, or {elsewhere}") from err
     except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
         raise DataError(f"cannot download {url} ({getattr(err, 'reason', err)}); offline? {elsewhere}") from err
     finally:
         Path(partial).unlink(missing_ok=True)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.replace(partial, path)

@@ -8,6 +8,7 @@ import pyarrow.compute as pc
 import torch
 from torch import nn
 
+from tartan_fw.common.constraints import PositiveInt
 from tartan_fw.common.from_config import Lazy
 from tartan_fw.data.batching import Batch, ordered_batches, pad
 from tartan_fw.data.readers import DatasetReader, JsonlClassificationReader
@@ -46,7 +47,7 @@ class ClassificationTask(EndTask):
         reader: Optional[DatasetReader] = None,
         head: Optional[Lazy[Head]] = None,
         batch_size: int = 16,
-        eval_batch_size: int = 64,
+        eval_batch_size: PositiveInt = 64,
         name: Optional[str] = None,
         train_file: Optional[str] = None,
         dev_file: Optional[str] = None,

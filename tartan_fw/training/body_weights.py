@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Optional
 
 import torch
-from safetensors.torch import load_file
 from torch import nn
 
 from tartan_fw.errors import TartanError
+from tartan_fw.common.files import atomic_save_tensors, load_tensors
 from tartan_fw.run_directory import RunDirectory
-from tartan_fw.training.checkpoint import atomic_save_tensors
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +53,7 @@ def load_body(body: nn.Module, source: Path) -> Path:
     one that produced the weights (same model, tokenizer corpora and sizes).
     """
     path = body_weights_file(source)
-    tensors = load_file(str(path))
+    tensors = load_tensors(path, "init_from: give a run directory or .safetensors file whose weights are intact (re-run the stage that wrote it)")
     saved = {k[len("body."):]: v for k, v in tensors.items() if k.startswith("body.")}
     state = body.state_dict()
     problems = [f"'{name}' is missing" for name in state if name not in saved]

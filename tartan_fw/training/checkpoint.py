@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import random
 import shutil
 import tempfile
@@ -12,36 +13,13 @@ from typing import Any
 
 import numpy
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
+from tartan_fw.common.files import (
+    atomic_save_tensors, atomic_write_text, check_tensors, error_reason, folder_mode, fsync_folder, load_tensors,
+    make_folder, read_json, storage_errors, tensor_bytes, write_synced,
+)
 from tartan_fw.errors import TartanError
-
-
-def atomic_save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
-    """Write to a temporary file beside ``path`` and rename it, so a kill never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(handle)
-    try:
-        save_file({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}, partial)
-        os.replace(partial, path)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Text written beside ``path`` and renamed over it: readers see the old file or the new one."""
-    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w") as out:
-            out.write(text)
-        os.chmod(partial, 0o644)
-        os.replace(partial, path)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
 
 
 def _named_tensors(modules: dict[str, nn.Module]) -> dict[str, torch.Tensor]:
@@ -79,12 +57,16 @@ def training_modules(body: nn.Module, tasks: list[Any]) -> dict[str, nn.Module]:
     return {"body": body, **{f"heads.{task.name}": task.head for task in tasks}}
 
 
+# What to do about a missing or damaged best model: the run's selection cannot be redone without retraining.
+DAMAGED_BEST = "the run's best model is lost; train the run again (tartan-fw run ... --force)"
+
+
 def save_end_task_model(body: nn.Module, head: nn.Module, path: Path) -> None:
     atomic_save_tensors(module_tensors({"body": body, "head": head}), path)
 
 
 def load_end_task_model(body: nn.Module, head: nn.Module, path: Path) -> None:
-    load_module_tensors({"body": body, "head": head}, load_file(str(path)), path)
+    load_module_tensors({"body": body, "head": head}, load_tensors(path, DAMAGED_BEST), path)
 
 
 def rng_state() -> dict[str, Any]:
@@ -122,6 +104,7 @@ class TrainingCheckpoint:
     MODEL = "model.safetensors"
     STATE = "state.pt"
     POINTER = "latest"
+    DAMAGED = "the checkpoint is damaged; restart the run with tartan-fw run ... --force"
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -134,16 +117,21 @@ class TrainingCheckpoint:
         return self._pointer()["global_step"]
 
     def save(self, tensors: dict[str, torch.Tensor], state: dict[str, Any], global_step: int) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        partial = Path(tempfile.mkdtemp(dir=self.directory, prefix=f".step-{global_step}-"))
+        make_folder(self.directory)
+        with storage_errors(self.directory):
+            partial = Path(tempfile.mkdtemp(dir=self.directory, prefix=f".step-{global_step}-"))
+        folder = partial.with_name(partial.name[1:])
         try:
-            save_file({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}, str(partial / self.MODEL))
-            torch.save(state, partial / self.STATE)
-            folder = partial.with_name(partial.name[1:])
-            os.replace(partial, folder)
+            with storage_errors(folder):
+                os.chmod(partial, folder_mode())
+                write_synced(partial / self.MODEL, lambda out: out.write(tensor_bytes(tensors)))
+                write_synced(partial / self.STATE, lambda out: torch.save(state, out))
+                fsync_folder(partial)
+                os.replace(partial, folder)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise
+        fsync_folder(self.directory)
         atomic_write_text(self.directory / self.POINTER, json.dumps({"folder": folder.name, "global_step": global_step}))
         for leftover in self.directory.iterdir():
             if leftover.name in (self.POINTER, folder.name):
@@ -155,16 +143,30 @@ class TrainingCheckpoint:
 
     def load(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """The model tensors and the training state of the latest save."""
-        folder = self.directory / self._pointer()["folder"]
+        folder = self.folder()
+        tensors = load_tensors(folder / self.MODEL, self.DAMAGED)
         try:
-            tensors = load_file(str(folder / self.MODEL))
             state = torch.load(folder / self.STATE, map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError) as err:
-            raise TartanError(f"{folder}: unreadable checkpoint ({err}); restart the run with --force") from err
+        except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
+            raise TartanError(f"{folder / self.STATE}: unreadable ({error_reason(err)}); {self.DAMAGED}") from err
         return tensors, state
+
+    def check(self) -> None:
+        """Fails now, before a resumed run writes anything, if ``load`` would fail on the model file."""
+        check_tensors(self.folder() / self.MODEL, self.DAMAGED)
+        if not (self.folder() / self.STATE).is_file():
+            raise TartanError(f"{self.folder() / self.STATE}: missing; {self.DAMAGED}")
+
+    def folder(self) -> Path:
+        return self.directory / self._pointer()["folder"]
 
     def _pointer(self) -> dict[str, Any]:
         path = self.directory / self.POINTER
         if not path.exists():
             raise TartanError(f"{self.directory}: no checkpoint to resume from; start the run again with --force")
-        return json.loads(path.read_text())
+        pointer = read_json(path, self.DAMAGED)
+        if not (isinstance(pointer, dict) and isinstance(pointer.get("folder"), str)
+                and isinstance(pointer.get("global_step"), int) and "/" not in pointer["folder"]):
+            raise TartanError(f"{path}: not a checkpoint pointer (expected {{\"folder\": ..., \"global_step\": ...}}); "
+                              f"{self.DAMAGED}")
+        return pointer

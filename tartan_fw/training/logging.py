@@ -8,6 +8,8 @@ import logging
 from pathlib import Path
 from typing import Any, Optional
 
+from tartan_fw.common.files import storage_errors
+
 
 class RunLogger:
     """Discards everything; the base for real loggers and the logger of non-zero ranks."""
@@ -22,30 +24,67 @@ class RunLogger:
     def text(self, tag: str, text: str) -> None:
         pass
 
+    def flush(self) -> None:
+        """Makes what was logged durable (a checkpoint does this, so a resumed run's curves are whole)."""
+
     def close(self) -> None:
         pass
 
 
 class TensorBoardLogger(RunLogger):
-    """Tags group naturally in TensorBoard: ``train/loss/<task>``, ``weights/<task>``, ``eval/<metric>``."""
+    """Tags group naturally in TensorBoard: ``train/loss/<task>``, ``weights/<task>``, ``eval/<metric>``.
+
+    The event file is opened at the first scalar, so a run that fails before training (a resume
+    refused on a damaged checkpoint) leaves none. A full disk is a StorageError, not a thread's traceback.
+    """
 
     def __init__(self, directory: Path, config: dict[str, Any], purge_step: Optional[int] = None) -> None:
         """``purge_step``: a resumed run continues the event files, hiding the events from this step on
         that the interrupted run wrote after its last checkpoint."""
-        from torch.utils.tensorboard import SummaryWriter
+        self.directory, self.config, self.purge_step = directory, config, purge_step
+        self._writer: Any = None
 
-        self.writer = SummaryWriter(log_dir=str(directory), purge_step=purge_step)
-        if purge_step is None:
-            self.writer.add_text("config", "```\n" + json.dumps(config, indent=2) + "\n```")
+    @property
+    def writer(self) -> Any:
+        if self._writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            with storage_errors(self.directory):
+                self._writer = SummaryWriter(log_dir=str(self.directory), purge_step=self.purge_step)
+                if self.purge_step is None:
+                    self._writer.add_text("config", "```\n" + json.dumps(self.config, indent=2) + "\n```")
+        return self._writer
 
     def scalar(self, tag: str, value: float, step: int) -> None:
-        self.writer.add_scalar(tag, value, step)
+        with storage_errors(self.directory):
+            self.writer.add_scalar(tag, value, step)
 
     def text(self, tag: str, text: str) -> None:
-        self.writer.add_text(tag, text)
+        with storage_errors(self.directory):
+            self.writer.add_text(tag, text)
+
+    def flush(self) -> None:
+        if self._writer is not None:
+            with storage_errors(self.directory):
+                self._writer.flush()
 
     def close(self) -> None:
-        self.writer.close()
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with storage_errors(self.directory):
+                writer.close()
+
+
+class RunLogFile(logging.FileHandler):
+    """``log.txt``: a copy of the run's log. A line that cannot be written (disk full) is dropped
+    quietly instead of printing a traceback; the next checkpoint write reports the disk as an error."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, encoding="utf-8")
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
 
 
 # The run's journal: start, progress lines, evaluations and the result, in plain lines. It goes to

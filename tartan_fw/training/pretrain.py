@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import List, Optional
 
+from tartan_fw.common.constraints import NonNegativeFloat, PositiveFloat, PositiveInt, WarmupFraction
 from tartan_fw.common.from_config import Lazy
 from tartan_fw.errors import ConfigurationError
 from tartan_fw.models.heads import MaskedLMHead
@@ -12,7 +13,7 @@ from tartan_fw.training.body_weights import save_body
 from tartan_fw.training.callbacks import Callback
 from tartan_fw.training.results import RunMetrics
 from tartan_fw.training.stage import Stage
-from tartan_fw.training.trainer import Run, TartanTrainer, Trainer
+from tartan_fw.training.trainer import CheckpointEvery, GradNorm, Run, TartanTrainer, Trainer
 
 
 @Trainer.register("pretrain")
@@ -34,15 +35,15 @@ class PretrainTrainer(TartanTrainer):
 
     def __init__(
         self,
-        max_steps: int = 1000,
-        lr: float = 1e-4,
-        weight_decay: float = 0.01,
-        warmup_fraction: float = 0.06,
-        max_grad_norm: Optional[float] = 1.0,
-        accumulation_steps: int = 1,
-        log_every: int = 10,
-        checkpoint_every: Optional[int] = 500,
-        max_nonfinite_steps: int = 5,
+        max_steps: PositiveInt = 1000,
+        lr: PositiveFloat = 1e-4,
+        weight_decay: NonNegativeFloat = 0.01,
+        warmup_fraction: WarmupFraction = 0.06,
+        max_grad_norm: Optional[GradNorm] = 1.0,
+        accumulation_steps: PositiveInt = 1,
+        log_every: PositiveInt = 10,
+        checkpoint_every: Optional[CheckpointEvery] = 500,
+        max_nonfinite_steps: PositiveInt = 5,
         compile: bool = False,
         callbacks: Optional[List[Lazy[Callback]]] = None,
     ) -> None:

@@ -8,11 +8,14 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, List, Optional
+from typing import Annotated, Any, Callable, ClassVar, List, Optional
 
 import torch
 from torch import nn
 
+from tartan_fw.common.constraints import (
+    NonNegativeFloat, PositiveFloat, PositiveInt, WarmupFraction, at_least, positive,
+)
 from tartan_fw.common.registrable import Registrable
 from tartan_fw.data.batching import Batch, split_batch
 from tartan_fw.errors import TartanError, TrainingInterrupted
@@ -33,6 +36,14 @@ from tartan_fw.training.metrics import class_report, classification_metrics, maj
 from tartan_fw.training.results import RunMetrics, StageResult
 from tartan_fw.training.stage import LoopSettings, Schedule, Stage, check_epochs
 from tartan_fw.weighters import TaskGradient, UniformWeighter, Weighter, WeighterContext
+
+
+# Clipping to norm 0 would zero every update; null is how to turn clipping off.
+GradNorm = Annotated[float, positive(" (null: no clipping)")]
+# Patience 0 would stop at the first evaluation, improved or not; null never stops early.
+Patience = Annotated[int, at_least(1, " (null: never stop early)")]
+# 0 would never checkpoint yet look like a setting; null checkpoints only when interrupted.
+CheckpointEvery = Annotated[int, at_least(1, " (null: only when interrupted)")]
 
 
 @dataclass
@@ -99,12 +110,12 @@ class FinetuneStage:
 
     def __init__(
         self,
-        max_steps: int = 1000,
-        body_lr: float = 2e-5,
-        head_lr: float = 2e-5,
-        warmup_fraction: float = 0.06,
-        eval_every: int = 100,
-        patience: Optional[int] = None,
+        max_steps: PositiveInt = 1000,
+        body_lr: PositiveFloat = 2e-5,
+        head_lr: PositiveFloat = 2e-5,
+        warmup_fraction: WarmupFraction = 0.06,
+        eval_every: PositiveInt = 100,
+        patience: Optional[Patience] = None,
         max_epochs: Optional[float] = None,
     ) -> None:
         check_epochs(max_epochs)
@@ -155,11 +166,12 @@ class TartanTrainer(Trainer):
         body_lr, head_lr: peak learning rates of the shared body and of the heads.
         weight_decay: AdamW weight decay.
         warmup_fraction: share of the steps with linear warmup (then linear decay to 0).
-        max_grad_norm: gradient clipping over all parameters (null: none).
+        max_grad_norm: gradient clipping over all parameters, above 0 (null: none; 0 would zero
+            every update, so it is an error).
         accumulation_steps: micro-batches per task batch (same update, less memory); a batch with
             fewer examples is split into single examples.
         eval_every: steps between dev evaluations.
-        patience: evaluations without improvement before stopping early (null: never).
+        patience: evaluations without improvement before stopping early, at least 1 (null: never).
         log_every: steps between logged training scalars.
         finetune: the optional final fine-tuning stage on the end-task alone.
         checkpoint_every: steps between resumable checkpoints in ``<run_dir>/checkpoint`` (null:
@@ -178,28 +190,23 @@ class TartanTrainer(Trainer):
 
     def __init__(
         self,
-        max_steps: int = 1000,
+        max_steps: PositiveInt = 1000,
         max_epochs: Optional[float] = None,
-        body_lr: float = 1e-4,
-        head_lr: float = 1e-3,
-        weight_decay: float = 0.01,
-        warmup_fraction: float = 0.06,
-        max_grad_norm: Optional[float] = 1.0,
-        accumulation_steps: int = 1,
-        eval_every: int = 100,
-        patience: Optional[int] = None,
-        log_every: int = 10,
+        body_lr: PositiveFloat = 1e-4,
+        head_lr: PositiveFloat = 1e-3,
+        weight_decay: NonNegativeFloat = 0.01,
+        warmup_fraction: WarmupFraction = 0.06,
+        max_grad_norm: Optional[GradNorm] = 1.0,
+        accumulation_steps: PositiveInt = 1,
+        eval_every: PositiveInt = 100,
+        patience: Optional[Patience] = None,
+        log_every: PositiveInt = 10,
         finetune: Optional[FinetuneStage] = None,
-        checkpoint_every: Optional[int] = 500,
-        max_nonfinite_steps: int = 5,
+        checkpoint_every: Optional[CheckpointEvery] = 500,
+        max_nonfinite_steps: PositiveInt = 5,
         compile: bool = False,
         callbacks: Optional[List[Lazy[Callback]]] = None,
     ) -> None:
-        for name, value in (("max_steps", max_steps), ("accumulation_steps", accumulation_steps),
-                            ("eval_every", eval_every), ("log_every", log_every),
-                            ("checkpoint_every", checkpoint_every or 1), ("max_nonfinite_steps", max_nonfinite_steps)):
-            if value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
         check_epochs(max_epochs)
         self.schedule = Schedule(max_steps, body_lr, head_lr, warmup_fraction, eval_every, patience, max_epochs)
         self.settings = LoopSettings(weight_decay, max_grad_norm, accumulation_steps, log_every, checkpoint_every,

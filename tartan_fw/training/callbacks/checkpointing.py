@@ -19,4 +19,5 @@ class Checkpointing(Callback):
             return
         written = loop.checkpoint_state()  # collective: every rank takes part
         if written is not None:
+            loop.run.logger.flush()  # the curves up to the checkpoint survive a kill, as the weights do
             loop.run.checkpoint.save(*written, step)

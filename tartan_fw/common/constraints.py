@@ -1,0 +1,38 @@
+"""Value ranges a constructor declares in its annotations (``body_lr: PositiveFloat``).
+
+The config builder checks them while validating as well as building, so ``tartan-fw validate``
+reports an out-of-range value at its dotted path before anything trains, and a negative learning
+rate or clipping norm can never train silently the wrong way.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Annotated, Any, Callable
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """``accepts(value)`` or the config error: ``<path>: must be <requirement>, got <value>``."""
+
+    accepts: Callable[[Any], bool]
+    requirement: str
+
+    def problem(self, value: Any) -> str | None:
+        return None if self.accepts(value) else f"must be {self.requirement}, got {value!r}"
+
+
+def at_least(minimum: int, note: str = "") -> Constraint:
+    return Constraint(lambda value: value >= minimum, f"at least {minimum}{note}")
+
+
+def positive(note: str = "") -> Constraint:
+    """Finite and above 0 (NaN and infinity fail too)."""
+    return Constraint(lambda value: math.isfinite(value) and value > 0, f"a finite number above 0{note}")
+
+
+PositiveInt = Annotated[int, at_least(1)]
+PositiveFloat = Annotated[float, positive()]
+NonNegativeFloat = Annotated[float, Constraint(lambda value: math.isfinite(value) and value >= 0, "a finite number >= 0")]
+WarmupFraction = Annotated[float, Constraint(lambda value: 0 <= value < 1, "in [0, 1)")]
