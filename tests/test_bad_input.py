@@ -422,7 +422,7 @@ RESUME_DAMAGE = {
     "checkpoint model empty": (lambda run: truncate(checkpoint_file(run, "model.safetensors"), 0),
                                "model.safetensors: truncated or corrupt", "restart the run"),
     "checkpoint state truncated": (lambda run: truncate(checkpoint_file(run, "state.pt"), 1000),
-                                   "state.pt: unreadable", "restart the run"),
+                                   "state.pt: truncated or corrupt", "restart the run"),
     "checkpoint folder gone": (lambda run: shutil.rmtree(checkpoint_file(run, "")),
                                "model.safetensors: missing", "restart the run"),
     "latest garbled": (lambda run: (run / "checkpoint" / "latest").write_text('{"fol'),

@@ -8,6 +8,7 @@ import pickle
 import random
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -152,10 +153,16 @@ class TrainingCheckpoint:
         return tensors, state
 
     def check(self) -> None:
-        """Fails now, before a resumed run writes anything, if ``load`` would fail on the model file."""
+        """Fails now, before a resumed run writes anything, if ``load`` would fail on a truncated file:
+        the model's header and the state's zip directory (``torch.save``'s format) are read, not the data."""
         check_tensors(self.folder() / self.MODEL, self.DAMAGED)
-        if not (self.folder() / self.STATE).is_file():
-            raise TartanError(f"{self.folder() / self.STATE}: missing; {self.DAMAGED}")
+        state = self.folder() / self.STATE
+        if not state.is_file():
+            raise TartanError(f"{state}: missing; {self.DAMAGED}")
+        try:
+            zipfile.ZipFile(state).close()
+        except (OSError, zipfile.BadZipFile) as err:
+            raise TartanError(f"{state}: truncated or corrupt ({error_reason(err)}); {self.DAMAGED}") from err
 
     def folder(self) -> Path:
         return self.directory / self._pointer()["folder"]
