@@ -3,6 +3,7 @@ planted gradients (agreeing, conflicting, orthogonal), and across a resume."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 from contextlib import nullcontext
@@ -14,6 +15,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 from test_meta_weighter import build_loop, flat_grad, record_batches
+from test_plugins import tutorial_files
 from test_resume import after_step, resume_in_a_new_second, scalars, without_wall_time
 from torch import nn
 
@@ -258,6 +260,26 @@ def test_uncertainty_non_finite_loss_leaves_its_log_variance_finite() -> None:
     weighter = build(Weighter, {"type": "uncertainty"})
     planted(weighter, ["end", "aux"], [E1, E2], [1.0, float("nan")])
     assert all(math.isfinite(float(s.detach())) for s in weighter.log_variances)
+
+
+# All gradients at once: the tutorial's plug-in ------------------------------------------------
+
+
+def test_the_tutorial_all_gradients_weighter_trains_as_written(
+    tiny, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry: Any
+) -> None:
+    module = tmp_path / "and_mask_tutorial.py"
+    module.write_text(tutorial_files()["plugins/and_mask.py"])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module("and_mask_tutorial")
+    loop = loop_for(tiny, {"type": "and_mask", "agreement": 1.0}, tmp_path / "run")
+    loop.step(1)
+    recomputed = recompute_step(loop, monkeypatch, 2)
+    grads = torch.stack(recomputed.grads)
+    agree = grads.sign().mean(0).abs() >= 1.0
+    torch.testing.assert_close(loop.flat.grad, grads.mean(0) * agree, rtol=1e-4, atol=1e-7)
+    assert 0 < float(agree.float().mean()) < 1  # some coordinates kept, some masked
+    assert loop.weighter.scalars()["and_mask/kept"] == pytest.approx(float(agree.float().mean()))
 
 
 # Shared ----------------------------------------------------------------------------------------
