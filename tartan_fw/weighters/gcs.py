@@ -28,13 +28,14 @@ def require_end_task_first(setting: str, task_names: list[str], context: Weighte
 
 @Weighter.register("gcs")
 class GradientCosineWeighter(Weighter):
-    """Gradient cosine similarity (Du, Czarnecki, Jayakumar, Farajtabar, Pascanu, Lakshminarayanan, 2018,
-    "Adapting Auxiliary Losses Using Gradient Similarity", arXiv:1812.02224, Algorithms 1 and 2).
+    """GCS (Du et al., 2018): an auxiliary gradient counts only where it agrees with the end-task's.
 
-    With g_0 the end-task's *training* gradient on the shared body and ``cos_i = cos(g_0, g_i)``,
-    the body follows ``g_0 + sum_i c_i g_i`` with ``c_i = [cos_i > 0]`` (``variant: gate``, the
-    paper's unweighted version) or ``c_i = max(0, cos_i)`` (``weighted``). The cosine is this
-    step's, on this step's batches, as in the paper.
+    Du, Czarnecki, Jayakumar, Farajtabar, Pascanu and Lakshminarayanan, "Adapting Auxiliary Losses
+    Using Gradient Similarity" (arXiv:1812.02224), Algorithms 1 and 2. With g_0 the end-task's
+    *training* gradient on the shared body and ``cos_i = cos(g_0, g_i)``, the body follows ``g_0 +
+    sum_i c_i g_i`` with ``c_i = [cos_i > 0]`` (``variant: gate``, the paper's unweighted version)
+    or ``c_i = max(0, cos_i)`` (``weighted``). The cosine is this step's, on this step's batches, as
+    in the paper.
 
     Our choices, where the paper is silent or its setting differs: the update is divided by
     ``1 + sum_i c_i``, so ``weights/<task>`` (``c_i / (1 + sum_j c_j)``) is each task's share and,

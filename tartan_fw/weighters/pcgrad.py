@@ -12,11 +12,12 @@ from tartan_fw.weighters.gcs import require_end_task_first
 
 @Weighter.register("pcgrad")
 class PCGradWeighter(AllGradientsWeighter):
-    """Projecting conflicting gradients (Yu, Kumar, Gupta, Levine, Hausman, Finn, 2020, "Gradient
-    Surgery for Multi-Task Learning", NeurIPS, Algorithm 1).
+    """PCGrad (Yu et al., 2020): conflicting task gradients projected off each other.
 
-    When ``g_i . g_j < 0`` the surgery replaces g_i by its projection onto the normal plane of g_j,
-    ``g_i - (g_i . g_j / |g_j|^2) g_j``, always projecting off the *original* g_j.
+    Yu, Kumar, Gupta, Levine, Hausman and Finn, "Gradient Surgery for Multi-Task Learning" (NeurIPS
+    2020), Algorithm 1. When ``g_i . g_j < 0`` the surgery replaces g_i by its projection onto the
+    normal plane of g_j, ``g_i - (g_i . g_j / |g_j|^2) g_j``, always projecting off the *original*
+    g_j.
 
     - ``all_pairs`` (the paper): every task's gradient is projected off every other task's in
       a random order, drawn afresh each step and per task;

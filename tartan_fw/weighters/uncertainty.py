@@ -12,15 +12,16 @@ from tartan_fw.weighters.base import TaskGradient, Weighter, WeighterContext
 
 @Weighter.register("uncertainty")
 class UncertaintyWeighter(Weighter):
-    """Kendall, Gal and Cipolla (2018), "Multi-Task Learning Using Uncertainty to Weigh Losses for
-    Scene Geometry and Semantics" (CVPR), Equation 10 with s_i = log sigma_i^2 (section 3.2).
+    """Uncertainty weighting (Kendall et al., 2018): task weights from learned log-variances.
 
-    Every task here has a classification likelihood (cross-entropy, masked-LM included), so the
-    loss is ``sum_i exp(-s_i) L_i + s_i / 2``: the body and each head descend on the weighted
-    sum (coefficient and head scale ``exp(-s_i)``, no normalisation, as in the paper), and
-    s_i descends on ``1/2 - exp(-s_i) L_i``, whose optimum ``exp(-s_i) = 1 / (2 L_i)`` weighs a
-    task down the larger its loss. ``weights/<task>`` is the share ``exp(-s_i) / sum_j
-    exp(-s_j)``; ``log_variance/<task>`` logs s_i.
+    Kendall, Gal and Cipolla, "Multi-Task Learning Using Uncertainty to Weigh Losses for Scene
+    Geometry and Semantics" (CVPR 2018), Equation 10 with s_i = log sigma_i^2 (section 3.2). Every
+    task here has a classification likelihood (cross-entropy, masked-LM included), so the loss is
+    ``sum_i exp(-s_i) L_i + s_i / 2``: the body and each head descend on the weighted sum
+    (coefficient and head scale ``exp(-s_i)``, no normalisation, as in the paper), and s_i descends
+    on ``1/2 - exp(-s_i) L_i``, whose optimum ``exp(-s_i) = 1 / (2 L_i)`` weighs a task down the
+    larger its loss. ``weights/<task>`` is the share ``exp(-s_i) / sum_j exp(-s_j)``;
+    ``log_variance/<task>`` logs s_i.
 
     How s is optimised and checkpointed (our choices; the paper trains s with the network's own
     optimiser): each s_i is a scalar parameter of this weighter's own Adam (no weight decay, no
