@@ -14,16 +14,16 @@ from typing import Any, NamedTuple
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_meta_weighter import build_loop, flat_grad, record_batches
+from test_meta_weighter import flat_grad, record_batches
 from test_plugins import tutorial_files
 from test_resume import after_step, resume_in_a_new_second, scalars, without_wall_time
 from torch import nn
 
 from tartan_fw.common.from_config import build
 from tartan_fw.errors import ConfigurationError
-from tartan_fw.experiment import run_experiment
+from tartan_fw.experiment import run_experiment, training_loop
 from tartan_fw.training.checkpoint import TrainingCheckpoint
-from tartan_fw.training.trainer import StageLoop
+from tartan_fw.training import StageLoop
 from tartan_fw.weighters import AllGradientsWeighter, TaskGradient, Weighter, WeighterContext
 
 CPU = torch.device("cpu")
@@ -32,7 +32,7 @@ CPU = torch.device("cpu")
 def loop_for(tiny: Any, weighter: dict[str, Any], directory: Path) -> StageLoop:
     config = tiny(max_grad_norm=None)
     config["weighter"] = weighter
-    return build_loop(config, directory)
+    return training_loop(config, directory)
 
 
 class Recomputed(NamedTuple):
