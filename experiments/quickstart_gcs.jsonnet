@@ -1,8 +1,8 @@
-// Quickstart with GCS (Du et al., 2018): quickstart.jsonnet (citation_intent, small from-scratch
-// encoder, TAPT and DAPT) with auxiliary gradients gated by their cosine with the end-task's training gradient
-// instead of uniform weights. Ext-vars: as in quickstart.jsonnet.
+// Quickstart with GCS (Du et al., 2018): quickstart.jsonnet (citation_intent, MiniLM, TAPT and
+// DAPT) with auxiliary gradients gated by their cosine with the end-task's
+// training gradient instead of uniform weights. Same ext-vars.
 
 (import 'quickstart.jsonnet') + {
-  description: 'GCS (Du et al., 2018) quickstart on citation_intent with a small from-scratch encoder',
+  description: std.strReplace(super.description, 'MT-TARTAN', 'GCS (Du et al., 2018)'),
   weighter: { type: 'gcs' },
 }

@@ -1,8 +1,7 @@
-// Quickstart with uncertainty weighting (Kendall et al., 2018): quickstart.jsonnet (citation_intent, small from-scratch
-// encoder, TAPT and DAPT) with task weights from learned log-variances
-// instead of uniform weights. Ext-vars: as in quickstart.jsonnet.
+// Quickstart with uncertainty weighting (Kendall et al., 2018): quickstart.jsonnet (citation_intent, MiniLM, TAPT and
+// DAPT) with task weights from learned log-variances instead of uniform weights. Same ext-vars.
 
 (import 'quickstart.jsonnet') + {
-  description: 'uncertainty weighting (Kendall et al., 2018) quickstart on citation_intent with a small from-scratch encoder',
+  description: std.strReplace(super.description, 'MT-TARTAN', 'uncertainty weighting (Kendall et al., 2018)'),
   weighter: { type: 'uncertainty' },
 }

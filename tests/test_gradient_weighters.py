@@ -324,3 +324,19 @@ def test_a_killed_run_resumes_bit_identically(tiny, tmp_path: Path, monkeypatch:
     logged = [scalars(d) for d in (killed, reference)]
     assert logged[0] == logged[1]
     assert {f"weights/{task}" for task in ("tiny", "tapt", "dapt")} <= set(logged[1])
+
+
+CONFIGS = Path(__file__).resolve().parents[1] / "experiments"
+
+
+@pytest.mark.parametrize("method", ["gcs", "pcgrad", "uncertainty"])
+def test_baseline_configs_differ_from_mt_only_in_the_weighter(method: str) -> None:
+    from tartan_fw.common.config import load_config
+
+    pairs = [(f"{task}_mt", f"{task}_{method}") for task in ("chemprot", "citation_intent", "sciie", "hyperpartisan")]
+    pairs += [("quickstart", f"quickstart_{method}"), ("citation_intent_control_mt", f"citation_intent_control_{method}")]
+    for mt, other in pairs:
+        ours, theirs = (load_config(CONFIGS / f"{name}.jsonnet") for name in (other, mt))
+        assert ours.pop("weighter") == {"type": method} and theirs.pop("weighter") == {"type": "uniform"}
+        ours.pop("description"), theirs.pop("description")
+        assert ours == theirs, other
