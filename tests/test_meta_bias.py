@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import statistics
 from contextlib import nullcontext
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -45,11 +44,14 @@ class BlobTask:
             labels = torch.arange(size) % classes
             self.data[split] = (means[labels] + torch.randn(size, dim, generator=draw), labels)
         self.labels = [str(c) for c in range(classes)]
-        self.head_config = SimpleNamespace(construct=lambda body, num_labels: LinearHead(width, num_labels))
+        self.width = width
         torch.manual_seed(seed)
         self.body = nn.Sequential(nn.Linear(dim, width), nn.Tanh(), nn.Linear(width, width), nn.LayerNorm(width))
         self.head = LinearHead(width, classes)
         self.collated: list[tuple[str, torch.Tensor]] = []
+
+    def build_head(self, body: nn.Module) -> LinearHead:
+        return LinearHead(self.width, len(self.labels))
 
     def split_size(self, split: str) -> int:
         return len(self.data[split][1])

@@ -77,7 +77,7 @@ def write_tutorial(project: Path, files: dict[str, str]) -> None:
 def test_tutorial_code_runs_as_written(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     files = tutorial_files()
     assert set(files) == {"plugins/word_order.py", "experiments/word_order.jsonnet", "plugins/class_f1.py",
-                          "experiments/class_f1.jsonnet"}
+                          "experiments/class_f1.jsonnet", "plugins/and_mask.py"}
     write_tutorial(project, {p: c for p, c in files.items() if "word_order" in p})
     monkeypatch.setenv("TARTAN_DATA", str(REAL_DATA))
 

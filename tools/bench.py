@@ -1,4 +1,4 @@
-"""Benchmark the training step: fine-tune, masked-LM, MT-TARTAN and META-TARTAN.
+"""Benchmark the training step: fine-tune, masked-LM, MT-TARTAN, META-TARTAN and the baseline weighters.
 
 Every measurement drives the real ``StageLoop.step`` of an experiment built from a config (a
 from-scratch BERT, synthetic text, the real tasks and weighters), each configuration in a fresh
@@ -20,6 +20,7 @@ before the first step), reported with its growth over the resident set before th
 
     python tools/bench.py                          # small BERT on CPU (a few minutes on 2 cores)
     python tools/bench.py --model roberta-base --device cuda --json bench.json
+    python tools/bench.py --baselines-only         # MT, GCS, PCGrad, uncertainty at K = 1, 2, 4
 """
 
 from __future__ import annotations
@@ -331,7 +332,31 @@ def _status_kb(key: str) -> int:
 # ---------------------------------------------------------------- orchestration
 
 
+BASELINES = ("gcs", "pcgrad", "uncertainty")
+
+
+def baseline_cases() -> list[Case]:
+    """GCS, PCGrad and uncertainty weighting at K = 1, 2, 4 auxiliary tasks, to set beside MT's rows."""
+    return [Case(f"{weighter}_k{k}", "end+mlm", aux=k, weighter=weighter) for weighter in BASELINES for k in (1, 2, 4)]
+
+
+def baseline_report(results: dict[str, dict[str, Any]], clocks: list[str], summary: dict[str, Any]) -> None:
+    """Each baseline's step time relative to MT-TARTAN's at the same K, and its peak memory growth."""
+    print("\nbaseline weighters, step time / MT's at the same K, and peak memory growth over setup:")
+    for weighter in BASELINES:
+        rows = {}
+        for k in (1, 2, 4):
+            row, mt = results[f"{weighter}_k{k}"], results[f"mt_k{k}"]
+            rows[k] = {**{f"{CLOCK_NAMES[c]}_ratio": row[c] / mt[c] for c in clocks}, "peak_growth_mb": round(row["peak_growth_mb"])}
+        summary[f"{weighter}_vs_mt"] = rows
+        print(f"  {weighter:<12}" + "; ".join(
+            f"K={k} " + ", ".join(f"{CLOCK_NAMES[c]} {r[f'{CLOCK_NAMES[c]}_ratio']:.2f}" for c in clocks)
+            + f", {r['peak_growth_mb']} MB" for k, r in rows.items()))
+
+
 def cases(args: argparse.Namespace) -> list[Case]:
+    if args.baselines_only:
+        return [Case(f"mt_k{k}", "end+mlm", aux=k) for k in (1, 2, 4)] + baseline_cases()
     chosen = [Case("hf_finetune", "hf", aux=0), Case("finetune", "end", aux=0), Case("mlm", "mlm")]
     for k in (1, 2) if args.quick else (1, 2, 4):
         chosen += [Case(f"mt_k{k}", "end+mlm", aux=k), Case(f"meta_k{k}", "end+mlm", aux=k, weighter="meta"),
@@ -342,6 +367,7 @@ def cases(args: argparse.Namespace) -> list[Case]:
             if p != 0.15:
                 chosen.append(Case(f"mlm_p{p}", "mlm", mask_probability=p))
             chosen.append(Case(f"mlm_all_p{p}", "mlm", mask_probability=p, all_positions=True))
+        chosen += baseline_cases()
     return chosen
 
 
@@ -382,6 +408,10 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict
         print(f"{label:<32}{shown}" + (f"   (goal <= {goal})" if goal else ""))
 
     summary: dict[str, Any] = {}
+    if "gcs_k4" in results:
+        baseline_report(results, clocks, summary)
+    if args.baselines_only:
+        return summary
     print()
     for k in (1, 2):
         ratio(f"MT / (finetune + {k} MLM), K={k}", [f"mt_k{k}"], ["finetune"] + ["mlm"] * k, 1.1)
@@ -423,6 +453,7 @@ def parse(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--mask-probabilities", type=float, nargs="+", default=[0.05, 0.15, 0.5])
     parser.add_argument("--quick", action="store_true", help="only the step-time ratios")
+    parser.add_argument("--baselines-only", action="store_true", help="only MT and the GCS, PCGrad and uncertainty rows")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--peak-tflops", type=float, help="the device's peak TFLOP/s for the MFU column "
                         "(default: the datasheet bf16 peak of known GPUs)")

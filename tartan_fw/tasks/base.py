@@ -9,10 +9,12 @@ from typing import Any, ClassVar, Optional
 import torch
 from torch import nn
 
+from tartan_fw.common.from_config import Lazy
 from tartan_fw.common.registrable import Registrable
 from tartan_fw.data.batching import Batch, IndexStream
 from tartan_fw.data.root import DataRoot
 from tartan_fw.models.bodies import Body
+from tartan_fw.models.heads import Head
 
 
 @dataclass
@@ -99,13 +101,30 @@ class AuxTask(Task, Registrable):
 
 
 class EndTask(Task, Registrable):
-    """The task the user cares about: trained, and evaluated on dev and test with its metric."""
+    """The task the user cares about: trained, and evaluated on dev and test with its metric.
+
+    Besides training and evaluation, an end-task offers weighters (``WeighterContext.end_task``)
+    what this class declares: a fresh head (:meth:`build_head`), batches of any split by indices
+    (:meth:`collate`, :meth:`split_size`), the body's hidden states (:meth:`Task.encode`) and the
+    features its head reads (:meth:`Head.features`). Subclasses set ``head_config`` (the head's
+    config) and ``labels`` in ``__init__`` / ``setup``.
+    """
 
     family: ClassVar[str] = "end_task"
     default_implementation: ClassVar[Optional[str]] = "classification"
     metric: str
     labels: list[str]
     targets: dict[str, torch.Tensor]  # gold label ids per split; train's give the majority-class baseline
+    head: Head
+    head_config: Lazy[Head]
+
+    def build_head(self, body: Body) -> Head:
+        """A fresh, untrained head like the task's own (META-TARTAN fits one, phi*, every step)."""
+        return self.head_config.construct(body=body, num_labels=len(self.labels))
+
+    def collate(self, indices: torch.Tensor, split: str = "train") -> Batch:
+        """The examples ``indices`` of ``split`` (``train``, ``dev``, ``test``) as one batch with ``labels``."""
+        raise NotImplementedError
 
     def predict(self, body: nn.Module, split: str, device: torch.device, autocast: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """Predicted and gold label ids for every example of ``split``."""

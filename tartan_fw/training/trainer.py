@@ -300,7 +300,6 @@ class StageLoop:
             parameter.grad = torch.zeros_like(parameter)
             self.head_grads.append(parameter.grad)
         self.all_parameters = body_parameters + [p for group in self.head_parameters for p in group]
-        self.combined = torch.zeros_like(self.flat.grad)
         fused = {"fused": True} if run.device.type == "cuda" else {}
         self.optimizer = torch.optim.AdamW(
             [{"params": body_parameters, "lr": schedule.body_lr},
@@ -314,6 +313,7 @@ class StageLoop:
         context = WeighterContext(run.body, body_parameters, run.end_task, run.device, run.autocast, run.seed,
                                   all_reduce=run.parallel.mean)
         weighter.setup([t.name for t in tasks], context)
+        self.mixer = weighter.mixer(self.flat.grad)
         self.losses: dict[str, torch.Tensor] = {}
         self.finite = True
         self.last_evaluation: Optional[EvaluationResult] = None
@@ -329,9 +329,8 @@ class StageLoop:
         the parameters nor the optimiser state change. One check decides it, on the gradient norm
         (which clipping computes anyway) and the losses: the step's only wait for the device.
         """
-        run, weighter, parallel = self.run, self.weighter, self.run.parallel
-        weighter.begin_step(step)
-        self.combined.zero_()
+        run, mixer, parallel = self.run, self.mixer, self.run.parallel
+        mixer.begin_step(step)
         if self.head_grads:
             torch._foreach_zero_(self.head_grads)
         losses = torch.zeros(len(self.tasks), device=run.device)
@@ -355,21 +354,16 @@ class StageLoop:
                     features.append(output.features.detach())
                     labels.append(output.labels)
             parallel.sum_(self.flat.grad)
+            losses[index] = parallel.sum_(total / targets)
             gradient = TaskGradient(
-                index, self.flat.grad, torch.cat(features) if features else None, torch.cat(labels) if labels else None
+                index, self.flat.grad, torch.cat(features) if features else None, torch.cat(labels) if labels else None,
+                losses[index],
             )
-            coefficient = weighter.coefficient(gradient)
-            if isinstance(coefficient, torch.Tensor):
-                self.combined.addcmul_(self.flat.grad, coefficient)
-            else:
-                self.combined.add_(self.flat.grad, alpha=coefficient)
-            scale = weighter.head_scale(index)
-            if scale != 1.0 and self.head_parameters[index]:
+            scale = mixer.add(gradient)
+            if scale is not None and self.head_parameters[index]:
                 torch._foreach_mul_([p.grad for p in self.head_parameters[index]], scale)
-            losses[index] = total / targets
         parallel.sum_all_(self.head_grads)
-        parallel.sum_(losses)
-        self.flat.grad.copy_(self.combined).div_(weighter.normaliser())
+        mixer.update(self.flat.grad)
         if self.settings.max_grad_norm is not None:
             norm = nn.utils.clip_grad_norm_(self.all_parameters, self.settings.max_grad_norm, foreach=True)
         else:

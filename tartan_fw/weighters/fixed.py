@@ -5,7 +5,7 @@ from typing import Dict
 import torch
 
 from tartan_fw.errors import ConfigurationError
-from tartan_fw.weighters.base import StaticWeighter, Weighter, WeighterContext
+from tartan_fw.weighters.base import StaticWeighter, Weighter
 
 
 @Weighter.register("fixed")
@@ -30,8 +30,7 @@ class FixedWeighter(StaticWeighter):
                  f"missing: {', '.join(missing) or 'none'}; unknown: {', '.join(unknown) or 'none'}"]
             )
 
-    def setup(self, task_names: list[str], context: WeighterContext) -> None:
-        super().setup(task_names, context)
+    def fixed_weights(self, task_names: list[str]) -> torch.Tensor:
         self.check_tasks(task_names)
         raw = torch.tensor([self.given[name] for name in task_names], dtype=torch.float64)
-        self.fixed = (raw / raw.sum()).float()
+        return (raw / raw.sum()).float()

@@ -10,7 +10,7 @@ from torch import nn
 
 from tartan_fw.data.batching import Batch, IndexStream
 from tartan_fw.errors import ConfigurationError
-from tartan_fw.weighters.base import Coefficient, TaskGradient, Weighter, WeighterContext
+from tartan_fw.weighters.base import TaskGradient, Weighter, WeighterContext
 
 MetaSource = Literal["step", "train", "dev"]
 
@@ -222,7 +222,7 @@ class MetaWeighter(Weighter):
         if self.meta_source == "train" and not self.same_head:
             self.meta_stream = IndexStream(end_task.split_size("train"), self.meta_batch_size, context.seed * 2)
         self.fitter = MetaHeadFitter(
-            lambda: end_task.head_config.construct(body=context.body, num_labels=len(end_task.labels)),
+            lambda: end_task.build_head(context.body),
             self.meta_head_steps, self.meta_head_lr, self.meta_head_weight_decay, self.warm_start, device,
             self.meta_head_tolerance,
         )
@@ -237,7 +237,7 @@ class MetaWeighter(Weighter):
         self.shift = self.logits.max() + (self.weight_lr if self.updating else 0.0)
         self.total.zero_()
 
-    def coefficient(self, gradient: TaskGradient) -> Coefficient:
+    def coefficient(self, gradient: TaskGradient) -> torch.Tensor:
         index, grad = gradient.index, gradient.body_grad
         if self.updating:
             if index == 0:
@@ -254,7 +254,7 @@ class MetaWeighter(Weighter):
         self.total += term
         return term
 
-    def normaliser(self) -> Coefficient:
+    def normaliser(self) -> torch.Tensor:
         return self.total
 
     def weights(self) -> torch.Tensor:

@@ -1,0 +1,8 @@
+// PCGrad (Yu et al., 2020) on sciie: the end-task multitasked with masked-LM auxiliary tasks,
+// conflicting task gradients projected off each other (all pairs, random order).
+// Differs from sciie_mt.jsonnet only in the weighter.
+// Ext-vars: model (default roberta-base; a hub name, a local directory, or 'scratch').
+local ext = import 'lib/ext.libsonnet';
+local paper = import 'lib/paper.libsonnet';
+
+paper('sciie', aux=['tapt', 'dapt'], weighter={ type: 'pcgrad' }, model=ext.get('model', 'roberta-base'))

@@ -1,0 +1,8 @@
+// uncertainty weighting (Kendall et al., 2018) on sciie: the end-task multitasked with masked-LM auxiliary tasks,
+// task weights from learned log-variances.
+// Differs from sciie_mt.jsonnet only in the weighter.
+// Ext-vars: model (default roberta-base; a hub name, a local directory, or 'scratch').
+local ext = import 'lib/ext.libsonnet';
+local paper = import 'lib/paper.libsonnet';
+
+paper('sciie', aux=['tapt', 'dapt'], weighter={ type: 'uncertainty' }, model=ext.get('model', 'roberta-base'))
