@@ -242,7 +242,7 @@ class ReleasedMetaStep:
     def meta_gradient(self, end_task: Any) -> tuple[torch.Tensor, ...]:
         weighter = self.weighter
         fit_rows, scored_rows = weighter.rows()
-        head = end_task.head_config.construct(body=self.loop.run.body, num_labels=len(end_task.labels))
+        head = end_task.build_head(self.loop.run.body)
         head = head.to(self.loop.run.device)
         optimizer = torch.optim.AdamW(head.parameters(), lr=weighter.meta_head_lr,
                                       weight_decay=weighter.meta_head_weight_decay, betas=(0.9, 0.98))
