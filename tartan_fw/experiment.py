@@ -46,7 +46,7 @@ class Experiment:
 
     Args:
         body: the shared encoder (``huggingface`` or ``scratch``).
-        end_task: the task to do well on.
+        end_task: the task to do well on (built on the body, with the data root and seed, by ``prepare``).
         aux_tasks: auxiliary objectives trained alongside it (none: plain fine-tuning).
         weighter: how task gradients are mixed (default ``uniform``: MT-TARTAN).
         trainer: the training loop's settings.
@@ -62,8 +62,8 @@ class Experiment:
     def __init__(
         self,
         body: Lazy[Body],
-        end_task: EndTask,
-        aux_tasks: Optional[List[AuxTask]] = None,
+        end_task: Lazy[EndTask],
+        aux_tasks: Optional[List[Lazy[AuxTask]]] = None,
         weighter: Optional[Weighter] = None,
         trainer: Optional[Trainer] = None,
         seed: int = 0,
@@ -81,11 +81,12 @@ class Experiment:
         self.data_root = data_root
         self.include = include or []
         self.init_from = init_from
-        names = [end_task.name, *(t.name for t in self.aux_tasks)]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        # the tasks are built later, on the body; their names are known from their configs now
+        self.task_names = [task.cls.configured_name(task.arguments()) for task in [end_task, *self.aux_tasks]]
+        duplicates = sorted({n for n in self.task_names if self.task_names.count(n) > 1})
         if duplicates:
             raise ValueError(f"task names must be unique; repeated: {', '.join(duplicates)}")
-        self.weighter.check_tasks(names)
+        self.weighter.check_tasks(self.task_names)
 
 
 def seed_everything(seed: int) -> None:
@@ -107,21 +108,20 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def prepare(experiment: Experiment, device: torch.device, with_aux: bool = True) -> tuple[Body, list[AuxTask]]:
-    """Build the body and read every task's data (all input errors surface here)."""
+def prepare(experiment: Experiment, device: torch.device, with_aux: bool = True) -> tuple[Body, EndTask, list[AuxTask]]:
+    """Build the body, then the tasks on it, each reading its data (all input errors surface here)."""
     seed_everything(experiment.seed)
     data_root = DataRoot(experiment.data_root)
     body = experiment.body.construct(data_root=data_root)
     if experiment.init_from:
         load_body(body, Path(experiment.init_from))
-    experiment.end_task.setup(body, data_root, experiment.seed)
-    aux_tasks = experiment.aux_tasks if with_aux else []
-    for task in aux_tasks:
-        task.setup(body, data_root, experiment.seed)
+    dependencies = {"body": body, "data_root": data_root, "seed": experiment.seed}
+    end_task = experiment.end_task.construct(**dependencies)
+    aux_tasks = [task.construct(**dependencies) for task in experiment.aux_tasks] if with_aux else []
     body.to(device)
-    for task in [experiment.end_task, *aux_tasks]:
+    for task in [end_task, *aux_tasks]:
         task.head.to(device)
-    return body, aux_tasks
+    return body, end_task, aux_tasks
 
 
 def check_run_directory(config: dict[str, Any], directory: Path, force: bool, resume: bool) -> None:
@@ -184,14 +184,14 @@ def run_experiment(
     files = RunDirectory(directory)
     with data_parallel(device) as parallel:
         with parallel.main_first():  # the first process fills the tokenizer and tokenisation caches
-            body, aux_tasks = prepare(experiment, parallel.device)
+            body, end_task, aux_tasks = prepare(experiment, parallel.device)
         if parallel.is_main:
             lock_run_directory(directory)
             check_run_directory(config, directory, force, resume)
             if resume:
                 check_resumable_state(files)
             else:
-                start_run(directory, config, ext_vars, experiment, body)
+                start_run(directory, config, ext_vars, end_task, body)
         logger, handlers = RunLogger(), run_log_handlers(files.log, show_progress) if parallel.is_main else []
         if parallel.is_main:
             checkpoint = TrainingCheckpoint(files.checkpoint)
@@ -202,7 +202,7 @@ def run_experiment(
         journal.info("%s %s: %s; seed %d, device %s, %d CPU threads", "resuming" if resume else "starting", directory,
                      config.get("description") or "experiment", experiment.seed, parallel.device, torch.get_num_threads())
         terminal = sys.stdout.isatty()
-        run = Run(body, experiment.end_task, aux_tasks, experiment.weighter, directory, parallel.device,
+        run = Run(body, end_task, aux_tasks, experiment.weighter, directory, parallel.device,
                   experiment.seed, logger, show_progress and terminal and parallel.is_main, parallel, resume)
         with _resume_hint(directory):
             try:
@@ -234,13 +234,13 @@ def _resume_hint(directory: Path) -> Iterator[None]:
         raise StorageError(f"{err}; tartan-fw resume {directory} then continues from the last checkpoint") from err
 
 
-def start_run(directory: Path, config: dict[str, Any], ext_vars: Optional[dict[str, str]], experiment: Experiment,
+def start_run(directory: Path, config: dict[str, Any], ext_vars: Optional[dict[str, str]], end_task: EndTask,
               body: Body) -> None:
     """The files a run writes before training; a disk that cannot take them leaves no half-made run behind."""
     files = RunDirectory(directory)
     try:
         start_run_directory(directory, config, ext_vars)
-        write_json(files.labels, experiment.end_task.labels)
+        write_json(files.labels, end_task.labels)
         with storage_errors(files.model_folder):
             save_model_files(body, files.model_folder)
     except StorageError:
@@ -305,9 +305,8 @@ def training_loop(
     callbacks would write.
     """
     experiment = build(Experiment, config)
-    body, aux_tasks = prepare(experiment, device)
-    run = Run(body, experiment.end_task, aux_tasks, experiment.weighter, directory, device, experiment.seed,
-              show_progress=False)
+    body, end_task, aux_tasks = prepare(experiment, device)
+    run = Run(body, end_task, aux_tasks, experiment.weighter, directory, device, experiment.seed, show_progress=False)
     trainer = experiment.trainer
     if not isinstance(trainer, TartanTrainer):
         raise TartanError(f"trainer: {type(trainer).__name__} has no stage loop to drive step by step")
@@ -324,9 +323,9 @@ def load_run(directory: Path, device: torch.device, include: Iterable[str] = ())
     check_tensors(best, DAMAGED_BEST)  # before the data is read
     experiment = build(Experiment, config)
     experiment.init_from = None  # the best checkpoint replaces the whole body anyway
-    body, _ = prepare(experiment, device, with_aux=False)
-    run = Run(body, experiment.end_task, [], experiment.weighter, directory, device, experiment.seed, show_progress=False)
-    load_end_task_model(body, experiment.end_task.head, run.best_path)
+    body, end_task, _ = prepare(experiment, device, with_aux=False)
+    run = Run(body, end_task, [], experiment.weighter, directory, device, experiment.seed, show_progress=False)
+    load_end_task_model(body, end_task.head, run.best_path)
     return run
 
 

@@ -99,12 +99,12 @@ def data_problems(config: dict[str, Any]) -> list[str]:
         where = f"stages[{index}]." if is_pipeline(config) else ""
         experiment = build(Experiment, stage)
         root = DataRoot(experiment.data_root)
-        needed = [("body", name) for name in experiment.body.cls.data_files(experiment.body.config)]
-        needed += [("end_task", name) for name in experiment.end_task.data_files()]
-        needed += [(f"aux_tasks[{i}] ({task.name})", name) for i, task in enumerate(experiment.aux_tasks)
-                   for name in task.data_files()]
-        problems += [f"{where}{component}: {problem}" for component, name in needed
-                     if (problem := root.problem(name)) is not None]
+        components = [("body", experiment.body), ("end_task", experiment.end_task)]
+        components += [(f"aux_tasks[{i}] ({name})", task)
+                       for i, (task, name) in enumerate(zip(experiment.aux_tasks, experiment.task_names[1:]))]
+        # bodies and tasks name their files from their config's values, before anything is built
+        problems += [f"{where}{component}: {problem}" for component, lazy in components
+                     for name in lazy.cls.data_files(lazy.arguments()) if (problem := root.problem(name)) is not None]
     return problems
 
 

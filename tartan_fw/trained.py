@@ -88,14 +88,14 @@ class TrainedModel:
 def load_trained_model(directory: Path, device: torch.device, include: Iterable[str] = ()) -> TrainedModel:
     """The run's best end-task model, from the run directory alone (no data is read)."""
     from tartan_fw.common.files import check_tensors, read_json
-    from tartan_fw.common.from_config import build
+    from tartan_fw.common.from_config import Lazy, build
     from tartan_fw.tasks import ClassificationTask, EndTask
     from tartan_fw.training.checkpoint import DAMAGED_BEST, load_end_task_model
 
     config = read_run_config(directory, include)
     files = RunDirectory(directory)
-    end_task = build(EndTask, config["end_task"], "end_task")
-    if not isinstance(end_task, ClassificationTask):
+    end_task = build(Lazy[EndTask], config["end_task"], "end_task")  # its config only: no data is read
+    if not issubclass(end_task.cls, ClassificationTask):
         raise TartanError(f"{directory}: the end-task is not text classification; predict and export need one")
     folder = files.model_folder
     if not (folder / BODY_SETTINGS_FILE).exists():
@@ -112,7 +112,7 @@ def load_trained_model(directory: Path, device: torch.device, include: Iterable[
         raise TartanError(f"{files.labels}: expected the list of label names; the run directory is "
                           f"damaged; train the run again")
     body = SavedEncoderBody(folder)
-    head = end_task.head_config.construct(body=body, num_labels=len(labels))
+    head = (end_task.arguments()["head"] or end_task.cls.default_head()).construct(body=body, num_labels=len(labels))
     if not isinstance(head, ClassificationHead):
         raise TartanError(f"{directory}: end_task.head is not a 'classification' head, the one predict and export support")
     load_end_task_model(body, head, checkpoint)

@@ -192,7 +192,7 @@ def test_wrong_type(tmp_path: Path, tiny) -> None:
 
 def test_invalid_value(tmp_path: Path, tiny) -> None:
     result, out = run_cli(tmp_path, tiny(), "-o", "end_task.batch_size=0")
-    assert_clean_failure(result, out, "end_task: batch_size must be at least 1, got 0")
+    assert_clean_failure(result, out, "end_task.batch_size: must be at least 1, got 0")
 
 
 def test_fixed_weights_that_do_not_match_the_tasks(tmp_path: Path, tiny) -> None:

@@ -49,7 +49,7 @@ def test_tasks_take_bucket_batches_from_their_config(tiny: Any) -> None:
     config = tiny(aux=("tapt",))
     config["aux_tasks"][0]["bucket_batches"] = 3
     experiment = build(Experiment, config)
-    _, (tapt,) = prepare(experiment, torch.device("cpu"))
-    assert tapt.stream.bucket == 3 * tapt.batch_size and experiment.end_task.stream.bucket == 0
+    _, end_task, (tapt,) = prepare(experiment, torch.device("cpu"))
+    assert tapt.stream.bucket == 3 * tapt.batch_size and end_task.stream.bucket == 0
     lengths = tapt.texts.lengths()[tapt.stream._order[: tapt.stream.bucket]]
     assert torch.all(lengths[:-1] >= lengths[1:])

@@ -69,8 +69,7 @@ def test_superclass_end_task_and_other_classes_aux_task(cifar_root: Path) -> Non
     from plugins.cifar.body import SmallCnnBody
 
     body = SmallCnnBody(DataRoot(cifar_root), channels=[8, 8, 16])
-    end = SuperclassTask(dev_fraction=0.25, batch_size=6)
-    end.setup(body, DataRoot(cifar_root), seed=0)
+    end = SuperclassTask(body, DataRoot(cifar_root), 0, dev_fraction=0.25, batch_size=6)
     assert end.labels == ["fox", "porcupine", "possum", "raccoon", "skunk"]
     assert [end.split_size(s) for s in ("train", "dev", "test")] == [15, 5, 10]
     assert sorted(end.targets["test"].tolist()) == sorted(list(range(5)) * 2)
@@ -79,12 +78,10 @@ def test_superclass_end_task_and_other_classes_aux_task(cifar_root: Path) -> Non
     train_dev = torch.cat([end.images["train"], end.images["dev"]])
     assert sorted(map(bytes, train_dev.flatten(1).numpy())) == sorted(map(bytes, mammals.flatten(1).numpy()))
 
-    again = SuperclassTask(dev_fraction=0.25)
-    again.setup(body, DataRoot(cifar_root), seed=7)  # another experiment seed: the same dev holdout
+    again = SuperclassTask(body, DataRoot(cifar_root), seed=7, dev_fraction=0.25)  # another seed: the same dev holdout
     assert torch.equal(again.images["dev"], end.images["dev"])
 
-    aux = OtherClassesTask(batch_size=5)
-    aux.setup(body, DataRoot(cifar_root), seed=0)
+    aux = OtherClassesTask(body, DataRoot(cifar_root), 0, batch_size=5)
     assert aux.head.output.out_features == 95 and len(aux.targets["train"]) == 95 * 4
     assert set(aux.targets["train"].tolist()) == set(range(95))
     assert not any(bool((image == mammals).flatten(1).all(1).any()) for image in aux.images["train"])
@@ -163,4 +160,4 @@ def test_the_cnn_body_is_a_body_and_a_text_task_on_it_is_a_configuration_error(c
     assert body.lm_head() is None and not body.load_lm_head_state({})
     with pytest.raises(ConfigurationError, match=r"aux_tasks\.tapt: the task reads text and needs a text body .*"
                                                  r"body 'cifar_cnn' has none"):
-        MaskedLMTask("tapt", "cifar100/train.txt").setup(body, DataRoot(cifar_root), seed=0)
+        MaskedLMTask(body, DataRoot(cifar_root), 0, "tapt", "cifar100/train.txt")

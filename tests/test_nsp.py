@@ -111,8 +111,7 @@ def test_task_batches_hold_sentence_pairs(tmp_path: Path, tiny) -> None:
     experiment = build(Experiment, config)
     root = DataRoot(config["data_root"])
     body = experiment.body.construct(data_root=root)
-    task = experiment.aux_tasks[0]
-    task.setup(body, root, seed=0)
+    task = experiment.aux_tasks[0].construct(body=body, data_root=root, seed=0)
     batch = task.next_batch()
     assert sorted(batch["labels"].tolist()) == [0] * 7 + [1] * 7
     sep = body.tokenizer.sep_token_id

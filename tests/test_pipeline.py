@@ -68,7 +68,7 @@ def test_finetune_stage_starts_from_the_pretrained_body(tmp_path: Path, tiny, lo
 
     # Pretraining changed the body: the hand-off is not a no-op.
     fresh = experiment_module.build(experiment_module.Experiment, stage_configs(config)[0][1])
-    body, _ = experiment_module.prepare(fresh, torch.device("cpu"), with_aux=False)
+    body, _, _ = experiment_module.prepare(fresh, torch.device("cpu"), with_aux=False)
     assert any(not torch.equal(v, loaded[k]) for k, v in body.state_dict().items())
 
     stage_config = json.loads((out / "finetune" / "config.json").read_text())

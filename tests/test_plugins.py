@@ -102,10 +102,9 @@ def test_tutorial_code_runs_as_written(project: Path, monkeypatch: pytest.Monkey
 
     config = json.loads((project / "runs" / "word_order" / "config.json").read_text())
     experiment = build(Experiment, config)
-    task = experiment.aux_tasks[-1]
-    assert isinstance(task, WordOrderTask) and task.reader.min_words == 8
     body = experiment.body.construct(data_root=DataRoot(REAL_DATA))
-    task.setup(body, DataRoot(REAL_DATA), seed=0)
+    task = experiment.aux_tasks[-1].construct(body=body, data_root=DataRoot(REAL_DATA), seed=0)
+    assert isinstance(task, WordOrderTask) and task.reader.min_words == 8
     batch = task.collate(task.stream.next())
     shuffled = batch["labels"].bool()
     assert 0 < int(shuffled.sum()) < len(shuffled)

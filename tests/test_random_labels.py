@@ -9,6 +9,7 @@ import torch
 
 from tartan_fw.common.from_config import build
 from tartan_fw.experiment import Experiment, prepare, training_loop
+from tartan_fw.tasks import AuxTask
 
 CPU = torch.device("cpu")
 
@@ -17,20 +18,19 @@ def control(**settings: Any) -> dict[str, Any]:
     return {"type": "random_labels", "name": "control", "corpus": "tiny/train.txt", "batch_size": 4, **settings}
 
 
-def prepared(tiny, seed: int = 0, **settings: Any) -> tuple[Experiment, Any]:
+def prepared(tiny, seed: int = 0, **settings: Any) -> list[AuxTask]:
     config = tiny(aux=("tapt",))
     config["aux_tasks"].append(control(**settings))
     config["seed"] = seed
     config["weighter"] = {"type": "meta", "meta_batch_size": 4, "dev_batch_size": 4}
     experiment = build(Experiment, config)
-    body, _ = prepare(experiment, CPU)
-    return experiment, body
+    return prepare(experiment, CPU)[2]
 
 
 def test_labels_are_uniform_draws_fixed_by_the_seed(tiny) -> None:
-    first = prepared(tiny, num_labels=3)[0].aux_tasks[1]
-    again = prepared(tiny, num_labels=3)[0].aux_tasks[1]
-    other = prepared(tiny, seed=1, num_labels=3)[0].aux_tasks[1]
+    first = prepared(tiny, num_labels=3)[1]
+    again = prepared(tiny, num_labels=3)[1]
+    other = prepared(tiny, seed=1, num_labels=3)[1]
     assert len(first.targets) == len(first.texts) == 48
     assert torch.equal(first.targets, again.targets)
     assert not torch.equal(first.targets, other.targets)
@@ -41,7 +41,7 @@ def test_labels_are_uniform_draws_fixed_by_the_seed(tiny) -> None:
 
 
 def test_reads_the_texts_of_a_labelled_file(tiny, data_root: Path) -> None:
-    task = prepared(tiny, corpus="tiny/dev.jsonl", reader={"type": "jsonl_classification"})[0].aux_tasks[1]
+    task = prepared(tiny, corpus="tiny/dev.jsonl", reader={"type": "jsonl_classification"})[1]
     assert len(task.texts) == len((data_root / "tiny" / "dev.jsonl").read_text().splitlines())
 
 

@@ -252,8 +252,8 @@ def test_the_tiny_experiment_validates_and_builds(tiny) -> None:
 
     assert validate(Experiment, tiny()) == []
     experiment = build(Experiment, tiny())
-    assert [t.name for t in experiment.aux_tasks] == ["tapt", "dapt"]
-    assert isinstance(experiment.body, Lazy)
+    assert experiment.task_names == ["tiny", "tapt", "dapt"]
+    assert isinstance(experiment.body, Lazy) and all(isinstance(t, Lazy) for t in [experiment.end_task, *experiment.aux_tasks])
 
 
 def test_each_package_registers_its_own_components_without_the_experiment_module() -> None:

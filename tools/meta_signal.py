@@ -65,8 +65,8 @@ def measure(directory: Path, batches: int, at_init: bool, sources: tuple[str, ..
     experiment = build(Experiment, config)
     experiment.init_from = None  # the checkpoint (or the fresh model) replaces the body
     device = torch.device("cpu")
-    body, aux_tasks = prepare(experiment, device)
-    tasks = [experiment.end_task, *aux_tasks]
+    body, end_task, aux_tasks = prepare(experiment, device)
+    tasks = [end_task, *aux_tasks]
     step = 0
     if not at_init:
         checkpoint = TrainingCheckpoint(directory / "checkpoint")
@@ -74,7 +74,7 @@ def measure(directory: Path, batches: int, at_init: bool, sources: tuple[str, ..
         load_module_tensors(training_modules(body, tasks), tensors, checkpoint.directory)
         step = checkpoint.global_step()
     parameters = unique_parameters(body)
-    context = WeighterContext(body, parameters, experiment.end_task, device, nullcontext, experiment.seed)
+    context = WeighterContext(body, parameters, end_task, device, nullcontext, experiment.seed)
     weighters = {source: meta_weighter(config, source) for source in sources}
     for weighter in weighters.values():
         weighter.setup([t.name for t in tasks], context)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 from torch import nn
+
+from tartan_fw.common.constraints import Constraint
 
 from tartan_fw.data.batching import Batch
 from tartan_fw.tasks import Task, TaskLoss
@@ -38,6 +42,4 @@ class ImageClassification(Task):
         return TaskLoss(total, features, batch["labels"])
 
 
-def check_superclass(superclass: int) -> None:
-    if not 0 <= superclass < 20:
-        raise ValueError(f"superclass must be a CIFAR-100 coarse label in 0-19, got {superclass}")
+Superclass = Annotated[int, Constraint(lambda value: 0 <= value < 20, "a CIFAR-100 coarse label in 0-19")]

@@ -6,6 +6,7 @@ from typing import Optional
 
 import torch
 
+from tartan_fw.common.constraints import PositiveInt
 from tartan_fw.common.from_config import Lazy
 from tartan_fw.data.root import DataRoot
 from tartan_fw.models.bodies import Body
@@ -13,7 +14,7 @@ from tartan_fw.models.heads import ClassificationHead, Head
 from tartan_fw.tasks import AuxTask
 
 from .data import load_cifar100
-from .images import ImageClassification, check_superclass
+from .images import ImageClassification, Superclass
 
 
 @AuxTask.register("cifar100_other_classes")
@@ -34,20 +35,20 @@ class OtherClassesTask(ImageClassification, AuxTask):
 
     def __init__(
         self,
+        body: Body,
+        data_root: DataRoot,
+        seed: int,
         name: str = "other_classes",
         dataset: str = "cifar100",
-        superclass: int = 12,
+        superclass: Superclass = 12,
         head: Optional[Lazy[Head]] = None,
         augment: bool = True,
-        batch_size: int = 64,
+        batch_size: PositiveInt = 64,
     ) -> None:
         super().__init__(name, batch_size)
-        check_superclass(superclass)
         self.dataset, self.superclass = dataset, superclass
         self.head_config = head or Lazy(ClassificationHead, {}, f"aux_tasks.{name}.head")
         self.augment = augment
-
-    def setup(self, body: Body, data_root: DataRoot, seed: int) -> None:
         train = load_cifar100(data_root.path / self.dataset).train
         rows = torch.nonzero(train.coarse != self.superclass).squeeze(1)
         classes = train.fine[rows].unique()

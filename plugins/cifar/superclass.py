@@ -8,7 +8,7 @@ from typing import Callable, Literal, Optional
 import torch
 from torch import nn
 
-from tartan_fw.common.constraints import PositiveInt
+from tartan_fw.common.constraints import PositiveInt, Probability
 from tartan_fw.common.from_config import Lazy
 from tartan_fw.data.root import DataRoot
 from tartan_fw.models.bodies import Body
@@ -16,7 +16,7 @@ from tartan_fw.models.heads import ClassificationHead, Head
 from tartan_fw.tasks import EndTask
 
 from .data import load_cifar100
-from .images import ImageClassification, check_superclass
+from .images import ImageClassification, Superclass
 
 
 @EndTask.register("cifar100_superclass")
@@ -41,29 +41,27 @@ class SuperclassTask(ImageClassification, EndTask):
 
     def __init__(
         self,
+        body: Body,
+        data_root: DataRoot,
+        seed: int,
         dataset: str = "cifar100",
-        superclass: int = 12,
-        dev_fraction: float = 0.1,
+        superclass: Superclass = 12,
+        dev_fraction: Probability = 0.1,
         holdout_seed: int = 0,
         metric: Literal["accuracy", "macro_f1", "micro_f1"] = "accuracy",
         head: Optional[Lazy[Head]] = None,
         augment: bool = True,
-        batch_size: int = 64,
+        batch_size: PositiveInt = 64,
         eval_batch_size: PositiveInt = 256,
         name: str = "superclass",
     ) -> None:
         super().__init__(name, batch_size)
-        check_superclass(superclass)
-        if not 0 < dev_fraction < 1:
-            raise ValueError(f"dev_fraction must be in (0, 1), got {dev_fraction}")
         self.dataset, self.superclass = dataset, superclass
         self.dev_fraction, self.holdout_seed = dev_fraction, holdout_seed
         self.metric = metric
         self.head_config = head or Lazy(ClassificationHead, {}, "end_task.head")
         self.augment = augment
         self.eval_batch_size = eval_batch_size
-
-    def setup(self, body: Body, data_root: DataRoot, seed: int) -> None:
         cifar = load_cifar100(data_root.path / self.dataset)
         fine_classes = sorted(set(cifar.train.fine[cifar.train.coarse == self.superclass].tolist()))
         self.labels = [cifar.fine_names[c] for c in fine_classes]

@@ -7,6 +7,7 @@ from typing import Optional
 import torch
 from torch import nn
 
+from tartan_fw.common.constraints import PositiveInt, Probability
 from tartan_fw.common.from_config import Lazy
 from tartan_fw.data.batching import Batch
 from tartan_fw.data.readers import DatasetReader
@@ -57,22 +58,22 @@ class ReplacedTokenTask(CorpusTask):
 
     def __init__(
         self,
+        body: Body,
+        data_root: DataRoot,
+        seed: int,
         name: str,
         corpus: str,
         reader: Optional[DatasetReader] = None,
         head: Optional[Lazy[Head]] = None,
-        batch_size: int = 16,
-        replace_probability: float = 0.15,
+        batch_size: PositiveInt = 16,
+        replace_probability: Probability = 0.15,
     ) -> None:
         super().__init__(name, corpus, reader, batch_size)
-        if not 0 < replace_probability < 1:
-            raise ValueError(f"replace_probability must be in (0, 1), got {replace_probability}")
         self.head_config = head or Lazy(TokenDiscriminatorHead, {}, f"aux_tasks.{name}.head")
         self.replace_probability = replace_probability
-
-    def setup(self, body: Body, data_root: DataRoot, seed: int) -> None:
-        origin = self.read_corpus(body, data_root)
-        tokenizer = text_body(body, f"aux_tasks.{self.name}").tokenizer
+        text = text_body(body, f"aux_tasks.{name}")
+        origin = self.read_corpus(text, data_root)
+        tokenizer = text.tokenizer
         self.special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)))
         unigram = self.texts.token_counts(len(tokenizer)).float()
         unigram[self.special_ids] = 0

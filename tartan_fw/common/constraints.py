@@ -33,6 +33,8 @@ def positive(note: str = "") -> Constraint:
 
 
 PositiveInt = Annotated[int, at_least(1)]
+NonNegativeInt = Annotated[int, at_least(0)]
 PositiveFloat = Annotated[float, positive()]
 NonNegativeFloat = Annotated[float, Constraint(lambda value: math.isfinite(value) and value >= 0, "a finite number >= 0")]
 WarmupFraction = Annotated[float, Constraint(lambda value: 0 <= value < 1, "in [0, 1)")]
+Probability = Annotated[float, Constraint(lambda value: 0 < value < 1, "in (0, 1)")]

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar, Union, get_args, g
 
 from tartan_fw.common.constraints import Constraint
 from tartan_fw.common.registrable import Registrable
-from tartan_fw.errors import ConfigurationError, TartanError
+from tartan_fw.errors import ConfigurationError
 
 T = TypeVar("T")
 _MISSING = object()
@@ -44,6 +44,21 @@ class Lazy(Generic[T]):
         if errors:
             raise ConfigurationError(errors)
         return built
+
+    def arguments(self) -> dict[str, Any]:
+        """What ``construct`` will pass besides the injected dependencies, every default filled in.
+
+        Nested components are built (their constructors take config values only), nested lazy ones
+        stay lazy. For owners that need a setting before the dependencies exist: a task's name, or
+        the files ``validate`` checks.
+        """
+        errors: list[str] = []
+        injected = {name: Injected() for name in getattr(self.cls, "injected_parameters", ())}
+        kwargs = _arguments(self.cls, self.config, self.path, errors, injected, build=True)
+        if errors:
+            raise ConfigurationError(errors)
+        defaults = {name: default for name, _, default in constructor_parameters(self.cls) if default is not _MISSING}
+        return {name: value for name, value in {**defaults, **kwargs}.items() if name not in injected}
 
     def __repr__(self) -> str:
         return f"Lazy({self.cls.__name__}, {self.config!r})"
@@ -218,9 +233,27 @@ def constructor_parameters(cls: type) -> list[tuple[str, Any, Any]]:
 def _construct_class(
     cls: type, config: dict[str, Any], path: str, errors: list[str], injected: dict[str, Any], build: bool
 ) -> Any:
+    before = len(errors)
+    kwargs = _arguments(cls, config, path, errors, injected, build)
+    if not build or len(errors) > before:
+        return None
+    try:
+        return cls(**kwargs)
+    except ConfigurationError as err:  # its problems already name their config paths
+        errors.extend(err.problems)
+        return None
+    except ValueError as err:  # a constructor's check of its values
+        errors.append(f"{_where(path)}: {err}")
+        return None
+
+
+def _arguments(
+    cls: type, config: dict[str, Any], path: str, errors: list[str], injected: dict[str, Any], build: bool
+) -> dict[str, Any]:
+    """The keyword arguments ``config`` gives ``cls``'s constructor, the injected ones included and the
+    defaulted ones left out; every problem goes into ``errors``."""
     params = constructor_parameters(cls)
     accepted = {name for name, _, _ in params}
-    before = len(errors)
     for key in config:
         if key in injected:
             errors.append(f"{_join(path, key)}: set by the framework at run time; remove it from the config")
@@ -241,16 +274,7 @@ def _construct_class(
             kwargs[name] = _resolve(annotation, config[name], _join(path, name), errors, build)
         elif default is _MISSING:
             errors.append(f"{_join(path, name)}: missing required parameter of {_display_name(cls)} ({_type_name(annotation)})")
-    if not build or len(errors) > before:
-        return None
-    try:
-        return cls(**kwargs)
-    except ConfigurationError as err:  # its problems already name their config paths
-        errors.extend(err.problems)
-        return None
-    except (ValueError, TartanError) as err:
-        errors.append(f"{_where(path)}: {err}")
-        return None
+    return kwargs
 
 
 def _display_name(cls: type) -> str:

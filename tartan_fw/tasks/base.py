@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar, Mapping, Optional
 
 import torch
 from torch import nn
@@ -12,7 +12,6 @@ from torch import nn
 from tartan_fw.common.from_config import Lazy
 from tartan_fw.common.registrable import Registrable
 from tartan_fw.data.batching import Batch, IndexStream
-from tartan_fw.data.root import DataRoot
 from tartan_fw.models.bodies import Body
 from tartan_fw.models.heads import Head
 
@@ -29,36 +28,38 @@ class TaskLoss:
 class Task:
     """Shared by end- and auxiliary tasks: a cycling stream of training batches and a head.
 
-    Built in two phases: the constructor takes config values only (so a config validates without
-    data), and :meth:`setup` receives the runtime dependencies once they exist. Subclasses fill
-    ``head`` and ``stream`` in :meth:`setup` and implement :meth:`collate` and :meth:`loss`.
-    Batches carry ``num_targets`` (examples, or masked tokens) so that gradient accumulation can
-    normalise by the whole batch's targets.
+    Built in one phase: the framework injects the runtime dependencies (``injected_parameters``:
+    the shared ``body``, the ``data_root`` and the experiment ``seed``) beside the config values, so
+    the constructor reads the data, builds ``head`` on the body and starts ``stream``; a task is
+    complete once constructed. Experiments hold it as ``Lazy[EndTask]`` / ``Lazy[AuxTask]`` until
+    the body exists; what is needed before that (its name, its data files) comes from the config's
+    values through the class methods :meth:`configured_name` and :meth:`data_files`.
+    Subclasses implement :meth:`collate` and :meth:`loss`. Batches carry ``num_targets``
+    (examples, or masked tokens) so that gradient accumulation can normalise by the whole batch's
+    targets. Tasks that read text take the tokenizer from ``text_body(body, where)``, which fails
+    with a configuration error for bodies of other inputs.
     """
 
+    injected_parameters: ClassVar[tuple[str, ...]] = ("body", "data_root", "seed")
     head: nn.Module
     stream: IndexStream
 
     def __init__(self, name: str, batch_size: int, bucket_batches: int = 0) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if bucket_batches < 0:
-            raise ValueError(f"bucket_batches must be 0 (off) or positive, got {bucket_batches}")
         self.name = name
         self.batch_size = batch_size
         self.bucket_batches = bucket_batches
         self.generator = torch.Generator()
 
-    def setup(self, body: Body, data_root: DataRoot, seed: int) -> None:
-        """Read the data, build the head on ``body`` and start the stream seeded by ``seed``.
+    @classmethod
+    def configured_name(cls, arguments: Mapping[str, Any]) -> str:
+        """The name of the task built from ``arguments`` (``Lazy.arguments()``), known before it is built:
+        for the check that names are unique and the weighter's list of tasks."""
+        return arguments["name"]
 
-        Tasks that read text take the tokenizer from ``text_body(body, where)``, which fails
-        with a configuration error for bodies of other inputs.
-        """
-        raise NotImplementedError
-
-    def data_files(self) -> list[str]:
-        """The files ``setup`` reads, relative to the data root, so ``validate`` can check them first."""
+    @classmethod
+    def data_files(cls, arguments: Mapping[str, Any]) -> list[str]:
+        """The files the task built from ``arguments`` reads, relative to the data root, so ``validate`` can
+        check them before anything is built."""
         return []
 
     def task_seed(self, seed: int) -> int:
@@ -107,7 +108,7 @@ class EndTask(Task, Registrable):
     what this class declares: a fresh head (:meth:`build_head`), batches of any split by indices
     (:meth:`collate`, :meth:`split_size`), the body's hidden states (:meth:`Task.encode`) and the
     features its head reads (:meth:`Head.features`). Subclasses set ``head_config`` (the head's
-    config) and ``labels`` in ``__init__`` / ``setup``.
+    config), ``labels`` and ``targets`` in ``__init__``.
     """
 
     family: ClassVar[str] = "end_task"

@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Callable, Literal, Optional
+from typing import Any, Callable, Literal, Mapping, Optional
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 from torch import nn
 
-from tartan_fw.common.constraints import PositiveInt
+from tartan_fw.common.constraints import NonNegativeInt, PositiveInt
 from tartan_fw.common.from_config import Lazy
 from tartan_fw.data.batching import Batch, ordered_batches, pad
 from tartan_fw.data.readers import DatasetReader, JsonlClassificationReader
@@ -20,6 +20,11 @@ from tartan_fw.models.heads import ClassificationHead, Head
 from tartan_fw.tasks.base import EndTask, TaskLoss
 
 Metric = Literal["micro_f1", "macro_f1", "accuracy"]
+
+
+def split_files(reader: DatasetReader, names: dict[str, Optional[str]]) -> dict[str, str]:
+    """Each split's source: the name given, else the reader's default for the split."""
+    return {split: name or reader.default_file(split) for split, name in names.items()}
 
 
 @EndTask.register("classification")
@@ -42,37 +47,36 @@ class ClassificationTask(EndTask):
 
     def __init__(
         self,
+        body: Body,
+        data_root: DataRoot,
+        seed: int,
         dataset: str,
         metric: Metric = "macro_f1",
         reader: Optional[DatasetReader] = None,
         head: Optional[Lazy[Head]] = None,
-        batch_size: int = 16,
+        batch_size: PositiveInt = 16,
         eval_batch_size: PositiveInt = 64,
         name: Optional[str] = None,
         train_file: Optional[str] = None,
         dev_file: Optional[str] = None,
         test_file: Optional[str] = None,
-        bucket_batches: int = 0,
+        bucket_batches: NonNegativeInt = 0,
     ) -> None:
         super().__init__(name or dataset, batch_size, bucket_batches)
         self.dataset = dataset
         self.metric = metric
-        self.reader = reader or JsonlClassificationReader()
-        self.head_config = head or Lazy(ClassificationHead, {}, "end_task.head")
+        self.reader = reader or self.default_reader()
+        self.head_config = head or self.default_head()
         self.eval_batch_size = eval_batch_size
-        self.files = {"train": train_file, "dev": dev_file, "test": test_file}
-        self.texts: dict[str, TokenizedTexts] = {}
-        self.targets: dict[str, torch.Tensor] = {}
-
-    def setup(self, body: Body, data_root: DataRoot, seed: int) -> None:
+        self.files = split_files(self.reader, {"train": train_file, "dev": dev_file, "test": test_file})
         text = text_body(body, "end_task")
         examples = {
-            split: self.reader.read(data_root, name or self.reader.default_file(split), self.dataset, labelled=True,
-                                    subsample=split == "train")
+            split: self.reader.read(data_root, name, self.dataset, labelled=True, subsample=split == "train")
             for split, name in self.files.items()
         }
         labels = {split: e.dataset.with_format("arrow")["label"] for split, e in examples.items()}
-        self.labels = sorted(labels["train"].unique().to_pylist())
+        self.labels: list[str] = sorted(labels["train"].unique().to_pylist())
+        self.targets: dict[str, torch.Tensor] = {}
         for split, column in labels.items():
             ids = pc.index_in(column, value_set=pa.array(self.labels))
             if ids.null_count:
@@ -82,15 +86,30 @@ class ClassificationTask(EndTask):
                     f"never occurs in train (train labels: {', '.join(self.labels)}); fix the label or add training examples"
                 )
             self.targets[split] = torch.from_numpy(ids.to_numpy().astype("int64"))
-        for split in examples:  # after every check, so bad data fails before anything is tokenised
-            self.texts[split] = tokenize(examples[split], text)
+        # after every check, so bad data fails before anything is tokenised
+        self.texts: dict[str, TokenizedTexts] = {split: tokenize(examples[split], text) for split in examples}
         self.pad_id = text.tokenizer.pad_token_id
         self.head = self.head_config.construct(body=body, num_labels=len(self.labels))
         self.start_stream(len(self.texts["train"]), seed, self.texts["train"].lengths())
 
-    def data_files(self) -> list[str]:
-        return [file for split, name in self.files.items()
-                for file in self.reader.data_files(name or self.reader.default_file(split), self.dataset)]
+    @staticmethod
+    def default_reader() -> DatasetReader:
+        return JsonlClassificationReader()
+
+    @staticmethod
+    def default_head() -> Lazy[Head]:
+        """The paper's MLP; also what ``predict`` and ``export`` rebuild from a run's config."""
+        return Lazy(ClassificationHead, {}, "end_task.head")
+
+    @classmethod
+    def configured_name(cls, arguments: Mapping[str, Any]) -> str:
+        return arguments["name"] or arguments["dataset"]
+
+    @classmethod
+    def data_files(cls, arguments: Mapping[str, Any]) -> list[str]:
+        reader = arguments["reader"] or cls.default_reader()
+        files = split_files(reader, {split: arguments[f"{split}_file"] for split in ("train", "dev", "test")})
+        return [file for name in files.values() for file in reader.data_files(name, arguments["dataset"])]
 
     def split_size(self, split: str) -> int:
         return len(self.targets[split])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 import torch
 
@@ -10,7 +10,7 @@ from tartan_fw.data.batching import Batch, pad
 from tartan_fw.data.readers import DatasetReader, Examples, TextLinesReader
 from tartan_fw.data.root import DataRoot
 from tartan_fw.data.tokenization import TokenizedTexts, tokenize
-from tartan_fw.models.bodies import Body, text_body
+from tartan_fw.models.bodies import TextBody
 from tartan_fw.tasks.base import AuxTask
 
 
@@ -18,9 +18,11 @@ class CorpusTask(AuxTask):
     """An auxiliary task on a corpus file: the file, how it is read, and its tokenised texts.
 
     The registry reads a component's parameters from its own ``__init__``, so each subclass still
-    declares ``name``, ``corpus``, ``reader`` and ``batch_size`` (with their defaults and docs) and
-    hands them on; this base does what they share. A subclass's ``setup`` calls
-    :meth:`read_corpus`, or :meth:`read_examples` if it builds its texts from the examples itself.
+    declares the injected ``body``, ``data_root`` and ``seed`` and its ``name``, ``corpus``,
+    ``reader`` and ``batch_size`` (with their defaults and docs) and hands the config values on;
+    this base does what they share. A subclass's constructor then calls :meth:`read_corpus`, or
+    :meth:`read_examples` if it builds its texts from the examples itself. A subclass with another
+    reader than one text per line overrides :meth:`default_reader`.
     """
 
     texts: TokenizedTexts
@@ -31,23 +33,27 @@ class CorpusTask(AuxTask):
     ) -> None:
         super().__init__(name, batch_size, bucket_batches)
         self.corpus = corpus
-        self.reader = reader or TextLinesReader()
+        self.reader = reader or self.default_reader()
 
-    def data_files(self) -> list[str]:
-        return self.reader.data_files(self.corpus)
+    @classmethod
+    def default_reader(cls) -> DatasetReader:
+        return TextLinesReader()
+
+    @classmethod
+    def data_files(cls, arguments: Mapping[str, Any]) -> list[str]:
+        return (arguments["reader"] or cls.default_reader()).data_files(arguments["corpus"])
 
     def read_examples(self, data_root: DataRoot) -> Examples:
         """The corpus's examples, through the reader (a file under the data root, fetched if it is missing
         and fetchable, or a split of a hub dataset)."""
         return self.reader.read(data_root, self.corpus)
 
-    def read_corpus(self, body: Body, data_root: DataRoot) -> str:
+    def read_corpus(self, body: TextBody, data_root: DataRoot) -> str:
         """Fill ``texts`` with the corpus tokenised by ``body`` (cached, memory-mapped) and ``pad_id`` with
         the tokenizer's padding id; returns where the corpus is, for error messages."""
-        text = text_body(body, f"aux_tasks.{self.name}")
         examples = self.read_examples(data_root)
-        self.texts = tokenize(examples, text)
-        self.pad_id = text.tokenizer.pad_token_id
+        self.texts = tokenize(examples, body)
+        self.pad_id = body.tokenizer.pad_token_id
         return examples.origin
 
     def pad_texts(self, indices: torch.Tensor) -> Batch:

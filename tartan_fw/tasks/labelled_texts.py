@@ -14,8 +14,8 @@ class LabelledTextsTask(CorpusTask):
     """Batches of ``texts`` with their ``targets``, and cross-entropy through a classification head.
 
     Subclasses fill ``texts`` and ``pad_id`` (``read_corpus`` does, for a corpus of single texts),
-    ``targets``, ``head`` and ``stream`` in ``setup``; what differs between them is only where the
-    texts and labels come from.
+    ``targets``, ``head`` and ``stream`` in their constructors; what differs between them is only
+    where the texts and labels come from.
     """
 
     targets: torch.Tensor

@@ -5,6 +5,7 @@ from typing import Optional
 import torch
 from torch import nn
 
+from tartan_fw.common.constraints import NonNegativeInt, PositiveInt, Probability
 from tartan_fw.data.batching import Batch
 from tartan_fw.data.masking import mask_tokens
 from tartan_fw.data.readers import DatasetReader
@@ -31,26 +32,25 @@ class MaskedLMTask(CorpusTask):
 
     def __init__(
         self,
+        body: Body,
+        data_root: DataRoot,
+        seed: int,
         name: str,
         corpus: str,
         reader: Optional[DatasetReader] = None,
-        batch_size: int = 16,
-        mask_probability: float = 0.15,
-        bucket_batches: int = 0,
+        batch_size: PositiveInt = 16,
+        mask_probability: Probability = 0.15,
+        bucket_batches: NonNegativeInt = 0,
     ) -> None:
         super().__init__(name, corpus, reader, batch_size, bucket_batches)
-        if not 0 < mask_probability < 1:
-            raise ValueError(f"mask_probability must be in (0, 1), got {mask_probability}")
         self.mask_probability = mask_probability
-
-    def setup(self, body: Body, data_root: DataRoot, seed: int) -> None:
-        self.read_corpus(body, data_root)
-        body = text_body(body, f"aux_tasks.{self.name}")
-        tokenizer = body.tokenizer
+        text = text_body(body, f"aux_tasks.{name}")
+        self.read_corpus(text, data_root)
+        tokenizer = text.tokenizer
         self.mask_id = tokenizer.mask_token_id
         self.special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)))
         self.vocab_size = len(tokenizer)
-        self.head = MaskedLMHead(body)
+        self.head = MaskedLMHead(text)
         self.start_stream(len(self.texts), seed, self.texts.lengths())
 
     def collate(self, indices: torch.Tensor) -> Batch:

@@ -13,6 +13,7 @@ from typing import Optional
 
 import torch
 
+from tartan_fw.common.constraints import PositiveInt
 from tartan_fw.common.from_config import Lazy
 from tartan_fw.data.readers import DatasetReader
 from tartan_fw.data.root import DataRoot
@@ -81,8 +82,8 @@ def sentence_pairs(grouped: list[list[str]], rng: random.Random) -> list[Sentenc
 class NextSentenceTask(LabelledTextsTask):
     """Next sentence prediction: does the second segment follow the first in the corpus?
 
-    Pairs come from a line-by-line corpus (the TAPT/DAPT files), built once at setup from the
-    seed. A blank line marks a document boundary and no positive pair crosses one. With
+    Pairs come from a line-by-line corpus (the TAPT/DAPT files), built once when the task is built,
+    from the seed. A blank line marks a document boundary and no positive pair crosses one. With
     ``split_sentences`` (the default) each line is split into sentences on sentence punctuation,
     so a paragraph-per-line corpus (the DAPT files) gives pairs within paragraphs and across
     consecutive lines; without it, each line is one sentence (corpora of one sentence per line).
@@ -102,19 +103,20 @@ class NextSentenceTask(LabelledTextsTask):
 
     def __init__(
         self,
+        body: Body,
+        data_root: DataRoot,
+        seed: int,
         name: str,
         corpus: str,
         reader: Optional[DatasetReader] = None,
         head: Optional[Lazy[Head]] = None,
-        batch_size: int = 16,
+        batch_size: PositiveInt = 16,
         split_sentences: bool = True,
     ) -> None:
         super().__init__(name, corpus, reader, batch_size)
         self.head_config = head or Lazy(ClassificationHead, {}, f"aux_tasks.{name}.head")
         self.split_sentences = split_sentences
-
-    def setup(self, body: Body, data_root: DataRoot, seed: int) -> None:
-        text = text_body(body, f"aux_tasks.{self.name}")
+        text = text_body(body, f"aux_tasks.{name}")
         examples = self.read_examples(data_root)
         grouped = documents(examples.dataset["text"], examples.dataset["line"], self.split_sentences)
         if sum(len(d) for d in grouped) < 3 or all(len(d) < 2 for d in grouped):

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
 import torch
 
+from tartan_fw.common.constraints import PositiveInt, at_least
 from tartan_fw.common.from_config import Lazy
 from tartan_fw.data.readers import DatasetReader
 from tartan_fw.data.root import DataRoot
-from tartan_fw.models.bodies import Body
+from tartan_fw.models.bodies import Body, text_body
 from tartan_fw.models.heads import ClassificationHead, Head
 from tartan_fw.tasks.base import AuxTask
 from tartan_fw.tasks.labelled_texts import LabelledTextsTask
@@ -33,21 +34,20 @@ class RandomLabelsTask(LabelledTextsTask):
 
     def __init__(
         self,
+        body: Body,
+        data_root: DataRoot,
+        seed: int,
         name: str,
         corpus: str,
-        num_labels: int = 2,
+        num_labels: Annotated[int, at_least(2)] = 2,
         reader: Optional[DatasetReader] = None,
         head: Optional[Lazy[Head]] = None,
-        batch_size: int = 16,
+        batch_size: PositiveInt = 16,
     ) -> None:
         super().__init__(name, corpus, reader, batch_size)
-        if num_labels < 2:
-            raise ValueError(f"num_labels must be at least 2, got {num_labels}")
         self.num_labels = num_labels
         self.head_config = head or Lazy(ClassificationHead, {}, f"aux_tasks.{name}.head")
-
-    def setup(self, body: Body, data_root: DataRoot, seed: int) -> None:
-        self.read_corpus(body, data_root)
+        self.read_corpus(text_body(body, f"aux_tasks.{name}"), data_root)
         labels = torch.Generator().manual_seed(self.task_seed(seed))
         self.targets = torch.randint(self.num_labels, (len(self.texts),), generator=labels)
         self.head = self.head_config.construct(body=body, num_labels=self.num_labels)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import TYPE_CHECKING, ClassVar, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional
 
 import torch
 from torch import nn
@@ -20,10 +20,12 @@ class Body(Registrable, nn.Module):
     """The shared encoder every task's head reads: inputs to hidden states ``(batch, positions, hidden_size)``.
 
     What every body offers is small: ``hidden_size`` for the heads, ``forward`` for the tasks
-    (whose ``encode`` decides what to pass), and an optional masked-LM head that bodies from a
-    masked-LM checkpoint lend to masked-LM tasks (none here). Text bodies derive from
-    :class:`TextBody`; a body of other inputs (the CIFAR plugin's CNN) derives from this class.
-    The data root is injected into the constructor (``data_root``), for bodies that read data.
+    (whose ``encode`` decides what to pass), the data files it reads (:meth:`data_files`, none
+    here) and an optional masked-LM head that bodies from a masked-LM checkpoint lend to masked-LM
+    tasks (none here). Nothing in it is Hugging Face's: text bodies derive from :class:`TextBody`;
+    a body of other inputs (the CIFAR plugin's CNN) derives from this class and calls its
+    ``__init__``. The data root is injected into the constructor (``data_root``), for bodies that
+    read data.
     """
 
     family: ClassVar[str] = "body"
@@ -31,6 +33,12 @@ class Body(Registrable, nn.Module):
 
     def __init__(self) -> None:
         nn.Module.__init__(self)
+
+    @classmethod
+    def data_files(cls, arguments: Mapping[str, Any]) -> list[str]:
+        """The files the body built from ``arguments`` (``Lazy.arguments()``) reads, relative to the data
+        root, so ``validate`` can check them before anything is built."""
+        return []
 
     @property
     def hidden_size(self) -> int:
@@ -71,12 +79,6 @@ class TextBody(Body):
         others = [] if masked_lm is self.encoder else [m for m in masked_lm.children() if m is not self.encoder]
         self._lm_head = others if len(others) == 1 else []
         self.lm_head_is_pretrained = head_pretrained and bool(self._lm_head)
-
-    @classmethod
-    def data_files(cls, config: dict) -> list[str]:
-        """The files a body built from ``config`` reads, relative to the data root (``validate`` checks
-        them before anything is built)."""
-        return []
 
     @property
     def hidden_size(self) -> int:

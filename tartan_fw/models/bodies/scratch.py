@@ -4,7 +4,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, List
+from typing import TYPE_CHECKING, Any, List, Mapping
 
 from tartan_fw.common.cache import cache_dir, content_digest, rebuilding
 from tartan_fw.errors import DataError
@@ -67,8 +67,8 @@ class ScratchBody(TextBody):
         self._adopt(BertForMaskedLM(config), tokenizer, head_pretrained=False)
 
     @classmethod
-    def data_files(cls, config: dict) -> list[str]:
-        return list(config.get("tokenizer_corpora", []))
+    def data_files(cls, arguments: Mapping[str, Any]) -> list[str]:
+        return list(arguments["tokenizer_corpora"])
 
 
 def wordpiece_tokenizer(corpora: list[Path], vocab_size: int) -> "PreTrainedTokenizerFast":
