@@ -57,3 +57,21 @@ def test_an_unknown_auxiliary_task_name_is_an_error_in_the_paper_library(tmp_pat
     result = CliRunner().invoke(cli, ["validate", str(config)])
     assert result.exit_code == 2
     assert "aux: unknown task 'dpat'; use dapt, nsp, tapt" in result.output
+
+
+def test_a_tasks_value_range_is_reported_before_anything_is_built(tmp_path: Path, no_network: None) -> None:
+    config = tmp_path / "ranges.jsonnet"
+    config.write_text(f"(import '{REPO}/experiments/quickstart.jsonnet') + "
+                      "{ aux_tasks: [super.aux_tasks[0] + { mask_probability: 1.5, bucket_batches: -1 }] }\n")
+    result = CliRunner().invoke(cli, ["validate", "--config-only", str(config)])
+    assert result.exit_code == 2
+    assert "aux_tasks[0].mask_probability: must be in (0, 1), got 1.5" in result.output
+    assert "aux_tasks[0].bucket_batches: must be at least 0, got -1" in result.output
+
+
+def test_the_data_check_runs_on_a_body_that_reads_no_files(no_network: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CIFAR experiments' CNN body and image tasks name no data files (the release is fetched on use)."""
+    monkeypatch.chdir(REPO)
+    result = CliRunner().invoke(cli, ["validate", "experiments/cifar100_meta.jsonnet"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith("experiments/cifar100_meta.jsonnet: ok")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import ClassVar, Dict, List, Literal, Optional, Union
 
 import pytest
+import torch
 
 from tartan_fw.common.from_config import Lazy, build, validate
 from tartan_fw.common.registrable import Registrable
@@ -231,10 +232,62 @@ def test_injected_parameters_cannot_be_set_in_the_config(registry, tiny) -> None
     config = tiny()
     config["end_task"]["head"]["body"] = "mine"
     config["body"]["data_root"] = "/elsewhere"
+    config["end_task"]["seed"] = 3
+    config["aux_tasks"][0]["body"] = "mine"
     assert sorted(validate(Experiment, config)) == [
+        "aux_tasks[0].body: set by the framework at run time; remove it from the config",
         "body.data_root: set by the framework at run time; remove it from the config",
         "end_task.head.body: set by the framework at run time; remove it from the config",
+        "end_task.seed: set by the framework at run time; remove it from the config",
     ]
+
+
+def test_lazy_arguments_are_the_config_values_with_defaults_before_the_dependencies_exist(registry) -> None:
+    register_plain(registry)
+
+    @Widget.register("needy")
+    class Needy(Widget):
+        def __init__(self, runtime: int, inner: Widget, later: Optional[Lazy[Widget]] = None, scale: float = 2.0) -> None:
+            self.runtime, self.inner, self.later, self.scale = runtime, inner, later, scale
+
+    lazy = build(Holder, {"widget": {"type": "plain"}, "later": {"type": "needy", "inner": {"type": "plain", "size": 3},
+                                                                  "later": {"type": "plain"}}}).later
+    arguments = lazy.arguments()
+    assert sorted(arguments) == ["inner", "later", "scale"]  # the injected ``runtime`` left out
+    assert arguments["inner"].size == 3 and isinstance(arguments["later"], Lazy) and arguments["scale"] == 2.0
+    built = lazy.construct(runtime=7)
+    assert built.runtime == 7 and built.inner is not arguments["inner"] and built.inner.size == 3
+
+    bad = Lazy(Needy, {"inner": {"type": "plain", "size": 0}}, "widget")
+    with pytest.raises(ConfigurationError, match=r"^widget\.inner: size must be at least 1, got 0$"):
+        bad.arguments()
+
+
+def test_a_constructors_data_error_passes_through_lazy_construction_unchanged(registry) -> None:
+    from tartan_fw.errors import DataError
+
+    @Widget.register("reads")
+    class Reads(Widget):
+        def __init__(self, runtime: str) -> None:
+            raise DataError(f"{runtime}:7: malformed line")
+
+    with pytest.raises(DataError, match=r"^data\.jsonl:7: malformed line$"):
+        Lazy(Reads, {}, "widget").construct(runtime="data.jsonl")
+
+
+def test_an_experiment_builds_its_tasks_only_once_the_body_exists(tiny, tmp_path) -> None:
+    from tartan_fw.experiment import Experiment, prepare
+    from tartan_fw.tasks import ClassificationTask, MaskedLMTask
+
+    missing = tiny()
+    missing["data_root"] = str(tmp_path / "nowhere")
+    experiment = build(Experiment, missing)  # config values only: no data is read
+    assert experiment.end_task.cls is ClassificationTask and experiment.task_names == ["tiny", "tapt", "dapt"]
+    body, end_task, aux_tasks = prepare(build(Experiment, tiny()), torch.device("cpu"))
+    assert isinstance(end_task, ClassificationTask) and [type(t) for t in aux_tasks] == [MaskedLMTask] * 2
+    for task in [end_task, *aux_tasks]:  # complete once constructed
+        assert task.head is not None and task.stream is not None and task.next_batch()["num_targets"] > 0
+    assert end_task.labels and end_task.split_size("dev") == len(end_task.targets["dev"])
 
 
 def test_components_may_not_take_kwargs(registry) -> None:
