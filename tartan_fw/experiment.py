@@ -46,7 +46,7 @@ class Experiment:
 
     Args:
         body: the shared encoder (``huggingface`` or ``scratch``).
-        end_task: the task to do well on (built on the body, with the data root and seed, by ``prepare``).
+        end_task: the task to do well on.
         aux_tasks: auxiliary objectives trained alongside it (none: plain fine-tuning).
         weighter: how task gradients are mixed (default ``uniform``: MT-TARTAN).
         trainer: the training loop's settings.
