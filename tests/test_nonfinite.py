@@ -11,8 +11,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from tartan_fw.data.root import DataRoot
 from tartan_fw.errors import TartanError
 from tartan_fw.experiment import run_experiment, training_loop
+from tartan_fw.models.bodies import Body
 from tartan_fw.tasks import AuxTask, MaskedLMTask
 from tartan_fw.training import StageLoop
 
@@ -25,8 +27,9 @@ def nan_task(registry: Any) -> None:
     class NaNMaskedLM(MaskedLMTask):
         """Masked LM whose loss is NaN on the given optimisation steps (1-based)."""
 
-        def __init__(self, name: str, corpus: str, batch_size: int = 4, nan_steps: List[int] = ()) -> None:
-            super().__init__(name, corpus, batch_size=batch_size)
+        def __init__(self, body: Body, data_root: DataRoot, seed: int, name: str, corpus: str, batch_size: int = 4,
+                     nan_steps: List[int] = ()) -> None:
+            super().__init__(body, data_root, seed, name, corpus, batch_size=batch_size)
             self.nan_steps = set(nan_steps)
             self.steps = 0
 

@@ -92,12 +92,12 @@ class ClassificationTask(EndTask):
         self.head = self.head_config.construct(body=body, num_labels=len(self.labels))
         self.start_stream(len(self.texts["train"]), seed, self.texts["train"].lengths())
 
-    @staticmethod
-    def default_reader() -> DatasetReader:
+    @classmethod
+    def default_reader(cls) -> DatasetReader:
         return JsonlClassificationReader()
 
-    @staticmethod
-    def default_head() -> Lazy[Head]:
+    @classmethod
+    def default_head(cls) -> Lazy[Head]:
         """The paper's MLP; also what ``predict`` and ``export`` rebuild from a run's config."""
         return Lazy(ClassificationHead, {}, "end_task.head")
 
