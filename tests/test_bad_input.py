@@ -738,3 +738,36 @@ def test_sigterm_during_start_up(tmp_path: Path, tiny) -> None:
     assert process.returncode == 143, stderr
     assert stderr.startswith("SIGTERM received outside training") and stderr.count("\n") == 1, stderr
     assert stdout == "" and not out.exists()
+
+
+# --- Usage errors (click's parsing): one line naming the command, what is wrong and where the help is.
+
+@pytest.mark.parametrize("arguments, command, fragment", [
+    (["run", "x.jsonnet", "--forcee"], "run", "No such option '--forcee'. Did you mean '--force'?"),
+    (["run"], "run", "Missing argument 'CONFIG_FILE'"),
+    (["run", "x.jsonnet", "--threads", "0"], "run", "Invalid value for '--threads': 0 is not in the range x>=1"),
+    (["evaluate", "runs/x", "--split", "train"], "evaluate", "Invalid value for '--split': 'train' is not one of"),
+    (["data", "fetch"], "data fetch", "Missing argument"),
+    (["frobnicate"], "", "No such command 'frobnicate'"),
+    (["--bogus", "list"], "", "No such option '--bogus'"),
+])
+def test_usage_errors_are_one_line(arguments: list[str], command: str, fragment: str) -> None:
+    result = CliRunner().invoke(cli, arguments, prog_name="tartan-fw")
+    assert result.exit_code == 2, result.output
+    path = f"tartan-fw {command}".strip()
+    assert result.output.count("\n") == 1 and "Usage:" not in result.output, result.output
+    assert result.output.startswith(f"error: {path}: {fragment}"), result.output
+    assert result.output.rstrip().endswith(f"(see '{path} --help')"), result.output
+
+
+def test_help_and_a_bare_group_still_show_the_help() -> None:
+    assert "Usage: tartan-fw run" in CliRunner().invoke(cli, ["run", "--help"], prog_name="tartan-fw").output
+    bare = CliRunner().invoke(cli, ["data"], prog_name="tartan-fw")
+    assert "Usage: tartan-fw data" in bare.output and "fetch" in bare.output
+
+
+def test_a_usage_error_from_the_real_command_is_one_stderr_line(tmp_path: Path) -> None:
+    process = subprocess.run(cli_process("evaluate"), check=False, capture_output=True, text=True, env=repo_env(),
+                             cwd=tmp_path, timeout=60)
+    assert process.returncode == 2 and process.stdout == ""
+    assert process.stderr.count("\n") == 1 and "Missing argument 'RUN_DIR'" in process.stderr, process.stderr

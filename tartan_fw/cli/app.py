@@ -5,13 +5,14 @@ Command modules import this one and register on :data:`cli`; ``cli/main.py`` imp
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import os
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import click
 
@@ -55,9 +56,43 @@ def _one_line(err: Exception, message: str | None = None) -> None:
     sys.exit(2)
 
 
+class UsageLine(click.UsageError):
+    """A usage error (unknown option, missing argument, bad value) as the project's one line: what is
+    wrong and where the help is, exit code 2 (click's own takes four lines: usage, hint, blank, error)."""
+
+    def show(self, file: Any = None) -> None:
+        message = " ".join(self.format_message().split()).rstrip(".")
+        if self.ctx is None:
+            click.echo(f"error: {message}", err=True)
+            return
+        help_option = max(self.ctx.help_option_names, key=len, default="--help")
+        click.echo(f"error: {self.ctx.command_path}: {message} (see '{self.ctx.command_path} {help_option}')", err=True)
+
+
+@contextlib.contextmanager
+def _usage_in_one_line() -> Iterator[None]:
+    try:
+        yield
+    except click.exceptions.NoArgsIsHelpError:  # a bare group prints its help, as asked
+        raise
+    except click.UsageError as err:
+        if isinstance(err, UsageLine):
+            raise
+        raise UsageLine(err.format_message(), err.ctx) from err
+
+
 class _Commands(click.Group):
     """Takes the group's ``--include-package`` (and ``--debug``) after the subcommand too, as AllenNLP
-    users type them (``tartan-fw run config.jsonnet --include-package my_plugin``)."""
+    users type them (``tartan-fw run config.jsonnet --include-package my_plugin``), and prints usage
+    errors of every command in one line (:class:`UsageLine`)."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        with _usage_in_one_line():  # the group's own options
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _usage_in_one_line():  # the subcommand's, parsed here
+            return super().invoke(ctx)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         front, rest, index = [], [], 0
