@@ -743,7 +743,7 @@ def test_sigterm_during_start_up(tmp_path: Path, tiny) -> None:
 # --- Usage errors (click's parsing): one line naming the command, what is wrong and where the help is.
 
 @pytest.mark.parametrize("arguments, command, fragment", [
-    (["run", "x.jsonnet", "--forcee"], "run", "No such option '--forcee'. Did you mean '--force'?"),
+    (["run", "x.jsonnet", "--forcee"], "run", "No such option '--forcee'. (Did you mean one of: '--force'"),
     (["run"], "run", "Missing argument 'CONFIG_FILE'"),
     (["run", "x.jsonnet", "--threads", "0"], "run", "Invalid value for '--threads': 0 is not in the range x>=1"),
     (["evaluate", "runs/x", "--split", "train"], "evaluate", "Invalid value for '--split': 'train' is not one of"),
