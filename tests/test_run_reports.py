@@ -94,6 +94,38 @@ def test_a_run_reports_its_baseline_and_classes_and_a_batch_job_gets_plain_lines
     assert "starting" in log and "step 2: dev" in log and "majority-class baseline" in log
 
 
+def test_a_batch_job_gets_no_library_progress_bars(tmp_path: Path, tiny, monkeypatch) -> None:
+    """datasets' bars (reading each file, tokenising: ``Map``) redraw on a terminal but print a line per redraw
+    into a file; with a fresh cache every file is read and tokenised, so each would show one."""
+    monkeypatch.setenv("TARTAN_CACHE", str(tmp_path / "fresh-cache"))
+    config = write_config(tmp_path / "mt.json", tiny(aux=("tapt",), max_steps=2, eval_every=2))
+    out = tmp_path / "run"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["run", str(config), "-s", str(out), "--device", "cpu", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    evaluated = runner.invoke(cli, ["evaluate", str(out), "--device", "cpu"])
+    assert evaluated.exit_code == 0, evaluated.output
+    for output in (result.output, evaluated.output, (out / "log.txt").read_text()):
+        assert not re.search(r"Generating|Tokenising|examples/s|it/s|\d+%\|", output), output
+    assert (tmp_path / "fresh-cache" / "datasets").is_dir()  # the data was read and tokenised, silently
+
+
+def test_library_progress_bars_stay_on_a_terminal(monkeypatch) -> None:
+    import datasets
+    import huggingface_hub.utils
+
+    from tartan_fw.cli.app import data_progress
+
+    monkeypatch.setattr(sys, "stderr", type("Terminal", (), {"isatty": lambda self: True, "write": print})())
+    data_progress(True)
+    assert datasets.is_progress_bar_enabled() and not huggingface_hub.utils.are_progress_bars_disabled()
+    data_progress(False)  # --quiet
+    assert not datasets.is_progress_bar_enabled() and huggingface_hub.utils.are_progress_bars_disabled()
+    monkeypatch.undo()
+    data_progress(True)  # pytest's stderr is not a terminal
+    assert not datasets.is_progress_bar_enabled()
+
+
 def test_quiet_prints_the_summary_once_and_the_journal_still_fills_log_txt(tmp_path: Path, tiny) -> None:
     config = write_config(tmp_path / "mt.json", tiny(aux=(), max_steps=2, eval_every=2, log_every=1))
     out = tmp_path / "run"

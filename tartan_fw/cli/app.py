@@ -185,3 +185,11 @@ def use_threads(threads: int | None) -> None:
     from tartan_fw.common.threads import thread_budget
 
     torch.set_num_threads(threads or thread_budget())
+
+
+def data_progress(shown: bool) -> None:
+    """The libraries' progress bars (datasets' ``Map``, downloads) on a terminal unless the command is quiet;
+    never into a batch job's output, where each redraw becomes a line (they draw on stderr)."""
+    from tartan_fw.data.arrow import quiet_datasets
+
+    quiet_datasets(progress=shown and sys.stderr.isatty())

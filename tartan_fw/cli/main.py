@@ -11,18 +11,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tartan_fw.cli import compare, export, plot, predict, sweep  # noqa: F401  (each registers its command on cli)
-from tartan_fw.cli.app import cli, config_from_cli, config_options, fail_cleanly, threads_option, use_threads
+from tartan_fw.cli.app import (
+    cli, config_from_cli, config_options, data_progress, fail_cleanly, threads_option, use_threads,
+)
 from tartan_fw.errors import TartanError
 
 if TYPE_CHECKING:
     from tartan_fw.training.results import RunMetrics
-
-
-def _data_progress(shown: bool) -> None:
-    """``datasets``' progress bars (reading and tokenising large data) unless the command is quiet."""
-    from tartan_fw.data.arrow import quiet_datasets
-
-    quiet_datasets(progress=shown)
 
 
 @cli.command()
@@ -49,7 +44,7 @@ def run(obj: dict, config_file: str, ext_var: tuple, override: tuple, overrides:
     if force and resume:
         raise TartanError("--force replaces the run directory and --resume continues it; pass one of them")
     use_threads(threads)
-    _data_progress(not quiet)
+    data_progress(not quiet)
     config, ext_vars = config_from_cli(config_file, ext_var, override, overrides, obj["include"])
     if seed is not None:
         config["seed"] = seed
@@ -73,7 +68,7 @@ def resume(obj: dict, run_dir: str, device: str, quiet: bool, threads: int | Non
     from tartan_fw.run_directory import RunDirectory, read_run_config
 
     use_threads(threads)
-    _data_progress(not quiet)
+    data_progress(not quiet)
     directory = Path(run_dir)
     config = read_run_config(directory, obj["include"])
     ext_vars = read_json(RunDirectory(directory).ext_vars, "write the ext-vars the run was started with into it "
@@ -189,6 +184,7 @@ def evaluate(obj: dict, run_dir: str, split: str, device: str) -> None:
     """Reload a run's best checkpoint and recompute the end-task metrics."""
     from tartan_fw.experiment import load_run, resolve_device
 
+    data_progress(True)
     run = load_run(Path(run_dir), resolve_device(device), obj["include"])
     metrics = run.evaluate(split).metrics
     click.echo(json.dumps({"split": split, "metric": run.end_task.metric, **metrics}, indent=2))

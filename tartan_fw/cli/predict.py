@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from tartan_fw.cli.app import cli, fail_cleanly
+from tartan_fw.cli.app import cli, data_progress, fail_cleanly
 from tartan_fw.data.readers.files import _first_undecodable_line
 from tartan_fw.data.readers.jsonl_classification import json_records
 from tartan_fw.errors import DataError
@@ -57,12 +57,14 @@ def predict(obj: dict, run_dir: str, input_file: str, output: str | None, batch_
     from tartan_fw.trained import load_trained_model
     from tartan_fw.common.files import atomic_write_text, check_writable
 
+    data_progress(not quiet)
     records = read_records(Path(input_file))
     if output:
         check_writable(Path(output))  # before predicting everything
     model = load_trained_model(Path(run_dir), resolve_device(device), obj["include"])
     columns = (TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), disable=quiet, transient=True) as progress:
+    with Progress(*columns, console=Console(stderr=True),
+                  disable=quiet or not sys.stderr.isatty(), transient=True) as progress:
         job = progress.add_task("predict", total=len(records))
         probabilities = model.probabilities([r["text"] for r in records], batch_size,
                                             lambda n: progress.advance(job, n))

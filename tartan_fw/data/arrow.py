@@ -25,10 +25,15 @@ def datasets_cache() -> Path:
 
 
 def quiet_datasets(progress: bool) -> None:
-    """``datasets``' progress bars only when the command shows progress; its warnings never (ours say more)."""
+    """The libraries' progress bars (``datasets`` reading and tokenising, hub downloads, transformers loading
+    weights) only when ``progress``; ``datasets``' warnings never (ours say more)."""
     import datasets
+    import huggingface_hub.utils
+    from transformers.utils import logging as transformers_logging
 
     datasets.enable_progress_bars() if progress else datasets.disable_progress_bars()
+    huggingface_hub.utils.enable_progress_bars() if progress else huggingface_hub.utils.disable_progress_bars()
+    transformers_logging.enable_progress_bar() if progress else transformers_logging.disable_progress_bar()
     datasets.utils.logging.set_verbosity_error()
 
 
