@@ -24,7 +24,8 @@ from tartan_fw.errors import StorageError, TartanError
 from tartan_fw.models.bodies import Body
 from tartan_fw.tasks import AuxTask, EndTask
 from tartan_fw.run_directory import (
-    DAMAGED_CONFIG, RunDirectory, check_replaceable, clear_run_directory, has_contents, read_run_config,
+    DAMAGED_CONFIG, RunDirectory, check_replaceable, clear_run_directory, data_root_record, has_contents,
+    read_run_config, run_data_root,
 )
 from tartan_fw.trained import save_model_files
 from tartan_fw.training.body_weights import load_body
@@ -151,7 +152,7 @@ def lock_run_directory(directory: Path) -> None:
 
 
 def start_run_directory(directory: Path, config: dict[str, Any], ext_vars: Optional[dict[str, str]]) -> None:
-    """An empty run directory holding the resolved config and the ext-vars it was resolved with.
+    """An empty run directory holding the resolved config, the ext-vars it was resolved with and the data root.
 
     A replaced run's files are deleted, the locked directory itself is kept (so is its lock).
     """
@@ -160,6 +161,7 @@ def start_run_directory(directory: Path, config: dict[str, Any], ext_vars: Optio
     files = RunDirectory(directory)
     write_json(files.config, config)
     write_json(files.ext_vars, ext_vars or {})
+    write_json(files.data_root, data_root_record(DataRoot(config.get("data_root")).path))
 
 
 def run_experiment(
@@ -314,8 +316,9 @@ def training_loop(
     return trainer.loop(run, choose(run, stages) if choose else stages[0])
 
 
-def load_run(directory: Path, device: torch.device, include: Iterable[str] = ()) -> Run:
-    """A finished run's end-task model (best checkpoint) with its data, for evaluation."""
+def load_run(directory: Path, device: torch.device, include: Iterable[str] = (), data_root: Optional[str] = None) -> Run:
+    """A finished run's end-task model (best checkpoint) with its data, for evaluation; the data is read from
+    ``data_root`` if given, else from where the run read it (``run_directory.run_data_root``)."""
     config = read_run_config(directory, include)
     best = RunDirectory(directory).best_model
     if not best.exists():
@@ -323,6 +326,8 @@ def load_run(directory: Path, device: torch.device, include: Iterable[str] = ())
     check_tensors(best, DAMAGED_BEST)  # before the data is read
     experiment = build(Experiment, config)
     experiment.init_from = None  # the best checkpoint replaces the whole body anyway
+    root = run_data_root(directory, data_root, experiment.data_root)
+    experiment.data_root = str(root) if root else None
     body, end_task, _ = prepare(experiment, device, with_aux=False)
     run = Run(body, end_task, [], experiment.weighter, directory, device, experiment.seed, show_progress=False)
     load_end_task_model(body, end_task.head, run.best_path)

@@ -6,6 +6,7 @@
       config.json             the resolved experiment (or pipeline) config
       ext_vars.json           the --ext-var values it was resolved with
       labels.json             the end-task's label names, in head order
+      data_root.json          the data root the run read (absolute), where evaluate reads it again
       model/                  the encoder's Hugging Face config and tokenizer, and body.json (max_length)
       best/model.safetensors  body and end-task head at the best dev score
       body.safetensors        the body a ``pretrain`` stage hands on (with its masked-LM head)
@@ -22,14 +23,15 @@ A sweep directory (:class:`SweepDirectory`) holds ``sweep.json``, one run direct
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 from tartan_fw.common.files import read_json
 from tartan_fw.common.locking import LOCK_FILE
-from tartan_fw.errors import TartanError
+from tartan_fw.errors import DataError, TartanError
 
 DAMAGED_CONFIG = "the run directory is damaged; start the run again with tartan-fw run CONFIG -s DIR --force"
 
@@ -51,6 +53,10 @@ class RunDirectory:
     @property
     def labels(self) -> Path:
         return self.root / "labels.json"
+
+    @property
+    def data_root(self) -> Path:
+        return self.root / "data_root.json"
 
     @property
     def model_folder(self) -> Path:
@@ -126,9 +132,40 @@ def read_run_config(directory: Path, include: Iterable[str] = ()) -> dict[str, A
     return config
 
 
+def data_root_record(root: Path) -> dict[str, str]:
+    """What ``data_root.json`` holds: the data root a run reads, absolute, so no later shell or folder changes it."""
+    return {"data_root": str(root.expanduser().resolve())}
+
+
+def run_data_root(directory: Path, given: Optional[str], configured: Optional[str]) -> Optional[Path]:
+    """Where a finished run's data is read again (``evaluate``); None: the default, as a run without a config
+    ``data_root`` reads it.
+
+    ``given`` (``--data-root``) wins; then, as in training, the experiment's own ``data_root`` over
+    ``$TARTAN_DATA``, and ``$TARTAN_DATA`` over the root the run recorded, which stands in for the
+    environment of the shell that trained it. Runs made before the record read as they always did.
+    """
+    if given:
+        return Path(given).expanduser()
+    record = RunDirectory(directory).data_root
+    if configured is None and os.environ.get("TARTAN_DATA"):
+        return None
+    if not record.exists():
+        return Path(configured) if configured else None
+    saved = read_json(record, DAMAGED_CONFIG)
+    if not (isinstance(saved, dict) and isinstance(saved.get("data_root"), str)):
+        raise TartanError(f"{record}: expected {{\"data_root\": \"<folder>\"}}; {DAMAGED_CONFIG}")
+    root = Path(saved["data_root"])
+    if not root.is_dir():
+        elsewhere = "--data-root DIR" if configured else "--data-root DIR or set TARTAN_DATA"
+        raise DataError(f"{root}: the run's data root (recorded in {record}) no longer exists; pass {elsewhere} "
+                        f"to read the data from where it is now")
+    return root
+
+
 def _written_names() -> frozenset[str]:
     files = RunDirectory(Path())
-    paths = (files.config, files.ext_vars, files.labels, files.model_folder, files.best_model, files.pretrained_body,
+    paths = (files.config, files.ext_vars, files.labels, files.data_root, files.model_folder, files.best_model, files.pretrained_body,
              files.checkpoint, files.tensorboard, files.log, files.metrics)
     return frozenset({path.parts[0] for path in paths} | {LOCK_FILE})
 

@@ -177,15 +177,17 @@ def _missing_default() -> Any:
 @cli.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--split", type=click.Choice(["dev", "test"]), default="test", show_default=True)
+@click.option("--data-root", type=click.Path(file_okay=False),
+              help="Read the data from here (default: where the run read it, unless $TARTAN_DATA is set).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.pass_obj
 @fail_cleanly
-def evaluate(obj: dict, run_dir: str, split: str, device: str) -> None:
-    """Reload a run's best checkpoint and recompute the end-task metrics."""
+def evaluate(obj: dict, run_dir: str, split: str, data_root: str | None, device: str) -> None:
+    """Reload a run's best checkpoint and recompute the end-task metrics on its data, from any folder or shell."""
     from tartan_fw.experiment import load_run, resolve_device
 
     data_progress(True)
-    run = load_run(Path(run_dir), resolve_device(device), obj["include"])
+    run = load_run(Path(run_dir), resolve_device(device), obj["include"], data_root)
     metrics = run.evaluate(split).metrics
     click.echo(json.dumps({"split": split, "metric": run.end_task.metric, **metrics}, indent=2))
 
