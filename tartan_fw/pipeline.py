@@ -29,6 +29,7 @@ import torch
 
 from tartan_fw.common.config import deep_merge
 from tartan_fw.common.from_config import build, validate
+from tartan_fw.data.prepare import DataNeed
 from tartan_fw.data.root import DataRoot
 from tartan_fw.errors import ConfigurationError
 from tartan_fw.experiment import (
@@ -91,21 +92,29 @@ def validate_config(config: dict[str, Any]) -> list[str]:
     ]
 
 
-def data_problems(config: dict[str, Any]) -> list[str]:
-    """Every data file a valid config needs that neither exists nor can be derived or fetched."""
+def data_needs(config: dict[str, Any]) -> list[DataNeed]:
+    """Everything a valid config reads, per stage: the body's files, then each task's sources."""
     stages = stage_configs(config) if is_pipeline(config) else [("", config)]
-    problems = []
+    needs = []
     for index, (_, stage) in enumerate(stages):
         where = f"stages[{index}]." if is_pipeline(config) else ""
         experiment = build(Experiment, stage)
         root = DataRoot(experiment.data_root)
-        components = [("body", experiment.body), ("end_task", experiment.end_task)]
-        components += [(f"aux_tasks[{i}] ({name})", task)
-                       for i, (task, name) in enumerate(zip(experiment.aux_tasks, experiment.task_names[1:]))]
-        # bodies and tasks name their files from their config's values, before anything is built
-        problems += [f"{where}{component}: {problem}" for component, lazy in components
-                     for name in lazy.cls.data_files(lazy.arguments()) if (problem := root.problem(name)) is not None]
-    return problems
+        needs += [DataNeed(f"{where}body", root, file=name)
+                  for name in experiment.body.cls.data_files(experiment.body.arguments())]
+        tasks = [("end_task", experiment.end_task)]
+        tasks += [(f"aux_tasks[{i}] ({name})", task)
+                  for i, (task, name) in enumerate(zip(experiment.aux_tasks, experiment.task_names[1:]))]
+        # bodies and tasks name what they read from their config's values, before anything is built
+        needs += [DataNeed(f"{where}{component}", root, source) for component, lazy in tasks
+                  for source in lazy.cls.sources(lazy.arguments())]
+    return needs
+
+
+def data_problems(config: dict[str, Any]) -> list[str]:
+    """Every data file a valid config needs that neither exists nor can be derived or fetched."""
+    return [f"{need.where}: {problem}" for need in data_needs(config) for name in need.files()
+            if (problem := need.root.problem(name)) is not None]
 
 
 def run_config(

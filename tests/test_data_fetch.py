@@ -159,7 +159,9 @@ def test_unknown_task_lists_the_release(tmp_path: Path, release: str) -> None:
     result = CliRunner().invoke(cli, ["data", "fetch", "citation", "--to", str(tmp_path)])
     assert result.exit_code == 2
     assert result.output.strip() == (
-        "error: unknown task 'citation'; the release has: chemprot, citation_intent, sciie, hyperpartisan"
+        f"error: 'citation': not a task of the public release (chemprot, citation_intent, sciie, hyperpartisan), "
+        f"nor an experiment file, nor a task folder under the data root {tmp_path}; check the name, or set --to or "
+        f"TARTAN_DATA to the data root holding it"
     )
 
 
@@ -172,3 +174,119 @@ def test_a_malformed_released_split_is_reported_by_line(tmp_path: Path, release:
     assert result.output.strip() == f"error: {target / 'citation_intent' / 'train.jsonl'}:5: malformed JSON " \
         "(Expecting property name enclosed in double quotes); fix or remove the line"
     assert files_under(target) == ["dev.jsonl", "test.jsonl", "train.jsonl"]
+
+
+# --- Data of one's own: a task folder, or everything an experiment file reads.
+
+def own_task(root: Path, name: str = "mine") -> Path:
+    """train/dev/test.jsonl only, as docs/datasets.md's reader starts with (no train.txt)."""
+    folder = root / name
+    folder.mkdir(parents=True)
+    for split, records in RECORDS.items():
+        (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return folder
+
+
+def test_fetch_a_task_folder_of_ones_own_checks_it_and_derives_train_txt(tmp_path: Path) -> None:
+    folder = own_task(tmp_path / "data")
+    result = CliRunner().invoke(cli, ["data", "fetch", "mine", "--to", str(tmp_path / "data")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        f"mine train: {folder / 'train.jsonl'} present, 4 examples",
+        f"mine dev: {folder / 'dev.jsonl'} present, 2 examples",
+        f"mine test: {folder / 'test.jsonl'} present, 2 examples",
+        f"mine TAPT corpus: {folder / 'train.txt'} derived from train.jsonl, 4 examples",
+    ]
+    assert (folder / "train.txt").read_text().splitlines()[0] == "we use the model"
+    again = CliRunner().invoke(cli, ["data", "fetch", "mine", "--to", str(tmp_path / "data")])
+    assert again.stdout.splitlines()[-1] == f"mine TAPT corpus: {folder / 'train.txt'} present, 4 examples"
+
+
+def hub_folder(root: Path) -> Path:
+    """A folder of Parquet files, which ``load_dataset`` reads as it reads a hub repository's."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = root / "hub_corpus" / "data"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({"text": ["a domain text", "another one", "and a third"]}), folder / "train-00000-of-00001.parquet")
+    return folder.parent
+
+
+def experiment(root: Path, hub: Path, **end_task) -> dict:
+    return {
+        "data_root": str(root),
+        "body": {"type": "scratch", "tokenizer_corpora": ["mine/train.txt"], "vocab_size": 60, "hidden_size": 16,
+                 "num_layers": 1, "num_heads": 2, "intermediate_size": 32},
+        "end_task": {"dataset": "mine", "metric": "macro_f1", **end_task},
+        "aux_tasks": [{"type": "mlm", "name": "tapt", "corpus": "mine/train.txt"},
+                      {"type": "mlm", "name": "release", "corpus": "citation_intent/train.txt"},
+                      {"type": "mlm", "name": "dapt", "corpus": "train", "reader": {"type": "hub", "path": str(hub)}}],
+    }
+
+
+def test_fetch_an_experiment_file_prepares_every_source_it_reads(tmp_path: Path, release: str) -> None:
+    from tartan_fw.data.arrow import datasets_cache
+
+    root = tmp_path / "data"
+    folder = own_task(root)
+    hub = hub_folder(tmp_path)
+    config = tmp_path / "mine.json"
+    config.write_text(json.dumps(experiment(root, hub)))
+    result = CliRunner().invoke(cli, ["data", "fetch", str(config)])
+    assert result.exit_code == 0, result.output
+    released = root / "citation_intent"
+    assert result.stdout.splitlines() == [
+        f"body: {folder / 'train.txt'} derived from train.jsonl",
+        f"end_task: {folder / 'train.jsonl'} present, 4 examples",
+        f"end_task: {folder / 'dev.jsonl'} present, 2 examples",
+        f"end_task: {folder / 'test.jsonl'} present, 2 examples",
+        f"aux_tasks[0] (tapt): {folder / 'train.txt'} present, 4 examples",
+        f"aux_tasks[1] (release): {released / 'train.txt'} downloaded from the public release, 4 examples",
+        f"aux_tasks[2] (dapt): {hub} split 'train' in the datasets cache ({datasets_cache()}), 3 examples",
+    ]
+    assert files_under(released) == ["dev.jsonl", "test.jsonl", "train.jsonl", "train.txt"]
+    assert CliRunner().invoke(cli, ["validate", str(config)]).output.strip() == f"{config}: ok"
+
+
+def test_fetch_asks_the_hub_for_the_configured_dataset_into_the_cache(tmp_path: Path, monkeypatch) -> None:
+    import datasets
+
+    from tartan_fw.data.arrow import datasets_cache
+
+    calls = []
+
+    def load_dataset(path, name=None, **kwargs):
+        calls.append((path, name, kwargs))
+        return datasets.Dataset.from_dict({"text": ["one text", "two texts"], "label": ["x", "y"]})
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    root = tmp_path / "data"
+    own_task(root)
+    config = experiment(root, tmp_path)
+    config["aux_tasks"] = [{"type": "mlm", "name": "dapt", "corpus": "train[:50%]",
+                            "reader": {"type": "hub", "path": "user/corpus", "name": "en", "revision": "v1"}}]
+    (tmp_path / "hub.json").write_text(json.dumps(config))
+    result = CliRunner().invoke(cli, ["data", "fetch", str(tmp_path / "hub.json"), "--to", str(root)])
+    assert result.exit_code == 0, result.output
+    assert calls == [("user/corpus", "en", {"split": "train[:50%]", "revision": "v1", "cache_dir": str(datasets_cache())})]
+    assert result.stdout.splitlines()[-1] == (
+        f"aux_tasks[0] (dapt): user/corpus (en) split 'train[:50%]' in the datasets cache ({datasets_cache()}), 2 examples")
+
+
+def test_fetch_prepares_what_it_can_and_names_every_missing_source_in_one_line(tmp_path: Path, release: str) -> None:
+    root = tmp_path / "data"
+    folder = own_task(root)
+    (folder / "dev.jsonl").unlink()
+    config = experiment(root, tmp_path / "no-such-hub-folder")
+    config["aux_tasks"][1]["corpus"] = "mine/domain.txt"
+    (tmp_path / "mine.json").write_text(json.dumps(config))
+    result = CliRunner().invoke(cli, ["data", "fetch", str(tmp_path / "mine.json")])
+    assert result.exit_code == 2
+    assert (folder / "train.txt").exists()  # what could be had was prepared
+    assert f"aux_tasks[0] (tapt): {folder / 'train.txt'} present, 4 examples" in result.stdout
+    error = result.stderr.strip()
+    assert "\n" not in error and error.startswith("error: 3 sources cannot be prepared: end_task: "), error
+    assert f"{folder / 'dev.jsonl'}: data file not found" in error
+    assert f"aux_tasks[1] (release): {folder / 'domain.txt'}: data file not found" in error
+    assert "aux_tasks[2] (dapt): " in error and "cannot load the dataset" in error

@@ -158,18 +158,23 @@ def config_from_cli(config_file: str, ext_var: tuple[str, ...], override: tuple[
     return config, ext_vars
 
 
-_config_options = [
-    click.argument("config_file", type=click.Path(dir_okay=False)),
+_override_options = [
     click.option("--ext-var", multiple=True, metavar="KEY=VALUE", help="A Jsonnet external variable (repeatable)."),
     click.option("-o", "--override", multiple=True, metavar="DOTTED.KEY=VALUE", help="Set one config value (repeatable)."),
     click.option("--overrides", metavar="JSON", help="A JSON object deep-merged into the config."),
 ]
 
 
-def config_options(command: Callable) -> Callable:
-    for option in reversed(_config_options):
+def override_options(command: Callable) -> Callable:
+    """``--ext-var``, ``-o`` and ``--overrides``: how a command changes the experiment file it reads."""
+    for option in reversed(_override_options):
         command = option(command)
     return command
+
+
+def config_options(command: Callable) -> Callable:
+    """The experiment file argument ``CONFIG_FILE`` and its :func:`override_options`."""
+    return click.argument("config_file", type=click.Path(dir_okay=False))(override_options(command))
 
 
 threads_option = click.option(

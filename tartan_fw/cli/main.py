@@ -12,9 +12,9 @@ import click
 
 from tartan_fw.cli import compare, export, plot, predict, sweep  # noqa: F401  (each registers its command on cli)
 from tartan_fw.cli.app import (
-    cli, config_from_cli, config_options, data_progress, fail_cleanly, threads_option, use_threads,
+    cli, config_from_cli, config_options, data_progress, fail_cleanly, override_options, threads_option, use_threads,
 )
-from tartan_fw.errors import TartanError
+from tartan_fw.errors import ConfigurationError, TartanError
 
 if TYPE_CHECKING:
     from tartan_fw.training.results import RunMetrics
@@ -194,20 +194,50 @@ def evaluate(obj: dict, run_dir: str, split: str, data_root: str | None, device:
 
 @cli.group()
 def data() -> None:
-    """Task data: download the public release into the data root."""
+    """Task data: download it and prepare it under the data root and the datasets cache."""
 
 
 @data.command()
-@click.argument("task")
-@click.option("--to", "target", type=click.Path(file_okay=False), help="Data root (default: $TARTAN_DATA or the cache).")
+@click.argument("targets", nargs=-1, required=True, metavar="TASK_OR_CONFIG...")
+@click.option("--to", "target", type=click.Path(file_okay=False),
+              help="Data root (default: the config's data_root, else $TARTAN_DATA, else the cache).")
+@override_options
+@click.pass_obj
 @fail_cleanly
-def fetch(task: str, target: str | None) -> None:
-    """Download TASK's train/dev/test files (and derive its train.txt corpus)."""
-    from tartan_fw.data.root import default_data_root, fetch_task
+def fetch(obj: dict, targets: tuple[str, ...], target: str | None, ext_var: tuple, override: tuple,
+          overrides: str | None) -> None:
+    """Download and prepare data, so that runs after it need no network.
 
-    root = Path(target) if target else default_data_root()
-    for path in fetch_task(task, root):
-        click.echo(str(path))
+    A paper task (chemprot, citation_intent, sciie, hyperpartisan) is downloaded from the public release
+    and its train.txt derived; a folder of your own under the data root is checked and its train.txt
+    derived; an experiment file has every source it reads made ready: files downloaded or derived,
+    hub datasets downloaded into the datasets cache ($TARTAN_CACHE/datasets), each read once into the
+    Arrow cache. One line per source says what was done.
+    """
+    from tartan_fw.data.prepare import prepare, task_folder_needs
+    from tartan_fw.data.root import TASKS, DataRoot, fetch_task
+    from tartan_fw.pipeline import data_needs, validate_config
+
+    data_progress(True)
+    root = DataRoot(target)
+    for name in targets:
+        if name in TASKS:
+            for path in fetch_task(name, root.path):
+                click.echo(str(path))
+        elif Path(name).is_file():
+            config, _ = config_from_cli(name, ext_var, override, overrides, obj["include"])
+            if target:
+                config["data_root"] = target
+            problems = validate_config(config)
+            if problems:
+                raise ConfigurationError([f"{name}: {p}" for p in problems])
+            prepare(data_needs(config), click.echo)
+        elif root.locate(name).is_dir():
+            prepare(task_folder_needs(name, root), click.echo)
+        else:
+            raise TartanError(f"'{name}': not a task of the public release ({', '.join(TASKS)}), nor an experiment "
+                              f"file, nor a task folder under the data root {root.path}; check the name, or set "
+                              f"--to or TARTAN_DATA to the data root holding it")
 
 
 def main() -> None:

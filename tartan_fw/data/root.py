@@ -39,33 +39,36 @@ class DataRoot:
         self.fetch_missing = fetch_missing
 
     def file(self, relative: str) -> Path:
-        path = Path(relative).expanduser()
-        if path.is_absolute():
-            if not path.exists() and derivable(path):
-                derive_corpus(path)
-            if not path.exists():
-                raise DataError(f"{path}: data file not found; fix the absolute path in the config, or give it "
-                                f"relative to the data root (TARTAN_DATA)")
-            return path
-        path = self.path / relative
-        if path.exists():
-            return path
-        task = Path(relative).parts[0]
-        if self.fetch_missing and fetchable(relative):
-            fetch_task(task, self.path)
-            return path
-        if derivable(path):
+        """The path of ``relative`` (or an absolute path), fetched from the release or derived if it is missing."""
+        path, step = self.locate(relative), self.plan(relative)
+        if step == DOWNLOAD:
+            fetch_task(Path(relative).parts[0], self.path)
+        elif step == DERIVE:
             derive_corpus(path)
-            return path
-        raise DataError(missing_message(path, relative))
+        elif step == MISSING:
+            raise DataError(missing_message(path, relative))
+        return path
 
     def problem(self, relative: str) -> Optional[str]:
         """Why ``relative`` cannot be had (None: it exists, is derived from train.jsonl, or is fetched)."""
+        return missing_message(self.locate(relative), relative) if self.plan(relative) == MISSING else None
+
+    def locate(self, relative: str) -> Path:
         path = Path(relative).expanduser()
-        path = path if path.is_absolute() else self.path / relative
-        if path.exists() or derivable(path) or (self.fetch_missing and fetchable(relative)):
-            return None
-        return missing_message(path, relative)
+        return path if path.is_absolute() else self.path / relative
+
+    def plan(self, relative: str) -> str:
+        """What :meth:`file` does to have ``relative``: ``PRESENT``, ``DOWNLOAD`` (a file of the public release,
+        with the rest of its task), ``DERIVE`` (train.txt from train.jsonl) or nothing it can (``MISSING``)."""
+        path = self.locate(relative)
+        if path.exists():
+            return PRESENT
+        if self.fetch_missing and fetchable(relative):
+            return DOWNLOAD
+        return DERIVE if derivable(path) else MISSING
+
+
+PRESENT, DOWNLOAD, DERIVE, MISSING = "present", "download", "derive", "missing"
 
 
 def derivable(path: Path) -> bool:
@@ -92,6 +95,8 @@ def fetchable(relative: str) -> bool:
 
 def missing_message(path: Path, relative: str) -> str:
     task = Path(relative).parts[0]
+    if Path(relative).expanduser().is_absolute():
+        return f"{path}: data file not found; fix the absolute path in the config, or give it relative to the data root (TARTAN_DATA)"
     if fetchable(relative):
         how = f"run 'tartan-fw data fetch {task}' where there is internet, or set TARTAN_DATA to a folder holding {relative}"
     elif path.name == "train.txt":
@@ -103,6 +108,7 @@ def missing_message(path: Path, relative: str) -> str:
 
 def fetch_task(task: str, root: Path) -> list[Path]:
     """Download a task's splits into ``root/task`` and derive ``train.txt`` (its TAPT corpus)."""
+    from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
     if task not in TASKS:
@@ -113,7 +119,8 @@ def fetch_task(task: str, root: Path) -> list[Path]:
     written = []
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
     try:
-        with Progress(*columns, transient=True) as progress:
+        console = Console(stderr=True)  # stdout lists the files; the bar only where it redraws, a terminal
+        with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
             for split in SPLITS:
                 destination = target / f"{split}.jsonl"
                 if not destination.exists():

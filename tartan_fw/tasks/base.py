@@ -12,6 +12,7 @@ from torch import nn
 from tartan_fw.common.from_config import Lazy
 from tartan_fw.common.registrable import Registrable
 from tartan_fw.data.batching import Batch, IndexStream
+from tartan_fw.data.readers import Source
 from tartan_fw.models.bodies import Body
 from tartan_fw.models.heads import Head
 
@@ -57,10 +58,15 @@ class Task:
         return arguments["name"]
 
     @classmethod
-    def data_files(cls, arguments: Mapping[str, Any]) -> list[str]:
-        """The files the task built from ``arguments`` reads, relative to the data root, so ``validate`` can
-        check them before anything is built."""
+    def sources(cls, arguments: Mapping[str, Any]) -> list[Source]:
+        """What the task built from ``arguments`` reads through a reader, known before it is built, so
+        ``validate`` can check it and ``data fetch`` prepare it."""
         return []
+
+    @classmethod
+    def data_files(cls, arguments: Mapping[str, Any]) -> list[str]:
+        """The files the task built from ``arguments`` reads, relative to the data root."""
+        return [file for source in cls.sources(arguments) for file in source.files()]
 
     def task_seed(self, seed: int) -> int:
         """Distinct per task, so tasks reading the same texts see them in different orders."""

@@ -11,7 +11,7 @@ from torch import nn
 from tartan_fw.common.constraints import NonNegativeInt, PositiveInt
 from tartan_fw.common.from_config import Lazy
 from tartan_fw.data.batching import Batch, ordered_batches, pad
-from tartan_fw.data.readers import DatasetReader, JsonlClassificationReader
+from tartan_fw.data.readers import DatasetReader, JsonlClassificationReader, Source
 from tartan_fw.data.root import DataRoot
 from tartan_fw.data.tokenization import TokenizedTexts, tokenize
 from tartan_fw.errors import DataError
@@ -106,10 +106,10 @@ class ClassificationTask(EndTask):
         return arguments["name"] or arguments["dataset"]
 
     @classmethod
-    def data_files(cls, arguments: Mapping[str, Any]) -> list[str]:
+    def sources(cls, arguments: Mapping[str, Any]) -> list[Source]:
         reader = arguments["reader"] or cls.default_reader()
         files = split_files(reader, {split: arguments[f"{split}_file"] for split in ("train", "dev", "test")})
-        return [file for name in files.values() for file in reader.data_files(name, arguments["dataset"])]
+        return [Source(reader, name, arguments["dataset"], labelled=True) for name in files.values()]
 
     def split_size(self, split: str) -> int:
         return len(self.targets[split])

@@ -7,7 +7,7 @@ from typing import Any, Mapping, Optional
 import torch
 
 from tartan_fw.data.batching import Batch, pad
-from tartan_fw.data.readers import DatasetReader, Examples, TextLinesReader
+from tartan_fw.data.readers import DatasetReader, Examples, Source, TextLinesReader
 from tartan_fw.data.root import DataRoot
 from tartan_fw.data.tokenization import TokenizedTexts, tokenize
 from tartan_fw.models.bodies import TextBody
@@ -40,8 +40,8 @@ class CorpusTask(AuxTask):
         return TextLinesReader()
 
     @classmethod
-    def data_files(cls, arguments: Mapping[str, Any]) -> list[str]:
-        return (arguments["reader"] or cls.default_reader()).data_files(arguments["corpus"])
+    def sources(cls, arguments: Mapping[str, Any]) -> list[Source]:
+        return [Source(arguments["reader"] or cls.default_reader(), arguments["corpus"])]
 
     def read_examples(self, data_root: DataRoot) -> Examples:
         """The corpus's examples, through the reader (a file under the data root, fetched if it is missing

@@ -1,4 +1,4 @@
-from tartan_fw.data.readers.base import DatasetReader, Examples
+from tartan_fw.data.readers.base import DatasetReader, Examples, Source
 from tartan_fw.data.readers.delimited import CsvReader
 from tartan_fw.data.readers.files import FileReader
 from tartan_fw.data.readers.hub import HubReader
@@ -10,5 +10,5 @@ from tartan_fw.data.readers.text_lines import TextLinesReader
 
 __all__ = [
     "CsvReader", "DatasetReader", "Examples", "FileReader", "HubReader", "JsonlClassificationReader", "ParquetReader",
-    "SavedDatasetReader", "TableReader", "TextLinesReader",
+    "SavedDatasetReader", "Source", "TableReader", "TextLinesReader",
 ]

@@ -36,6 +36,24 @@ class Examples:
         return f"{self.origin}:{line}" if self.lines else f"{self.origin}, row {line}"
 
 
+@dataclass(frozen=True)
+class Source:
+    """One thing a task reads through its reader: ``name`` (a file relative to ``folder`` under the data root,
+    or a hub split), with labels or without; what ``validate`` checks and ``data fetch`` prepares."""
+
+    reader: "DatasetReader"
+    name: str
+    folder: str = ""
+    labelled: bool = False
+
+    def files(self) -> list[str]:
+        """The files under the data root it needs (none for a hub split)."""
+        return self.reader.data_files(self.name, self.folder)
+
+    def read(self, data_root: Any, subsample: bool = True) -> Examples:
+        return self.reader.read(data_root, self.name, self.folder, self.labelled, subsample)
+
+
 class DatasetReader(Registrable):
     """Reads a source into examples, optionally capped or subsampled reproducibly.
 
