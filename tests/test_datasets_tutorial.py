@@ -68,7 +68,7 @@ def invoke(arguments: list[str]):
 def test_the_tutorial_runs_as_written(project: Path, caplog: pytest.LogCaptureFixture) -> None:
     assert set(tutorial_files()) == {"experiments/my_citations.jsonnet", "experiments/my_citations_meta.jsonnet"}
     commands = tutorial_commands()
-    assert [c[0] for c in commands] == ["validate", "validate", "run", "run", "run", "compare"]
+    assert [c[0] for c in commands] == ["validate", "validate", "data", "run", "run", "run", "compare"]
     corpus = project.parent / "data" / "my_citations" / "train.txt"
     outputs, notices = [], []
     for arguments in commands:
@@ -80,7 +80,14 @@ def test_the_tutorial_runs_as_written(project: Path, caplog: pytest.LogCaptureFi
         if arguments[0] == "validate":
             assert result.output.strip().endswith(": ok") and not corpus.exists()  # derivable, not yet derived
     notice = "train.txt: derived from train.jsonl (the TAPT corpus: 30 texts, one per line; 1 had newlines"
-    assert [len(n) for n in notices] == [0, 0, 1, 0, 0, 0] and notice in notices[2][0]  # one line, by the first run
+    assert [len(n) for n in notices] == [0, 0, 1, 0, 0, 0, 0] and notice in notices[2][0]  # one line, by data fetch
+    folder = project.parent / "data" / "my_citations"
+    assert outputs[2].splitlines() == [
+        f"end_task: {folder / 'train.jsonl'} present, 30 examples",
+        f"end_task: {folder / 'dev.jsonl'} present, 33 examples",
+        f"end_task: {folder / 'test.jsonl'} present, 9 examples",
+        f"aux_tasks[0] (tapt): {folder / 'train.txt'} derived from train.jsonl, 30 examples",
+    ]
     texts = corpus.read_text().splitlines()
     assert len(texts) == 30 and all(text.strip() for text in texts)  # the newline was folded
 
