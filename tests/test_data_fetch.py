@@ -221,7 +221,8 @@ def experiment(root: Path, hub: Path, **end_task) -> dict:
         "end_task": {"dataset": "mine", "metric": "macro_f1", **end_task},
         "aux_tasks": [{"type": "mlm", "name": "tapt", "corpus": "mine/train.txt"},
                       {"type": "mlm", "name": "release", "corpus": "citation_intent/train.txt"},
-                      {"type": "mlm", "name": "dapt", "corpus": "train", "reader": {"type": "hub", "path": str(hub)}}],
+                      {"type": "mlm", "name": "dapt", "corpus": "train", "reader": {"type": "hub", "path": str(hub)}},
+                      {"type": "nsp", "name": "nsp", "corpus": "mine/train.txt"}],
     }
 
 
@@ -244,6 +245,7 @@ def test_fetch_an_experiment_file_prepares_every_source_it_reads(tmp_path: Path,
         f"aux_tasks[0] (tapt): {folder / 'train.txt'} present, 4 examples",
         f"aux_tasks[1] (release): {released / 'train.txt'} downloaded from the public release, 4 examples",
         f"aux_tasks[2] (dapt): {hub} split 'train' in the datasets cache ({datasets_cache()}), 3 examples",
+        "aux_tasks[3] (nsp): as aux_tasks[0] (tapt)",  # the same file through the same reader: read once
     ]
     assert files_under(released) == ["dev.jsonl", "test.jsonl", "train.jsonl", "train.txt"]
     assert CliRunner().invoke(cli, ["validate", str(config)]).output.strip() == f"{config}: ok"

@@ -83,4 +83,3 @@ def _prepare(need: DataNeed) -> str:
     examples = need.source.read(need.root, subsample=False)
     where = "; ".join(done) or f"{examples.origin} in the datasets cache ({datasets_cache()})"
     return f"{where}, {len(examples)} examples"
-
