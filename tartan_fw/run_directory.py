@@ -147,14 +147,15 @@ def run_data_root(directory: Path, given: Optional[str], configured: Optional[st
     """
     if given:
         return Path(given).expanduser()
-    record = RunDirectory(directory).data_root
     if configured is None and os.environ.get("TARTAN_DATA"):
         return None
+    record = RunDirectory(directory).data_root
     if not record.exists():
         return Path(configured) if configured else None
-    saved = read_json(record, DAMAGED_CONFIG)
+    damaged = "pass --data-root DIR, or delete the file to read the data as a run without it does"
+    saved = read_json(record, damaged)
     if not (isinstance(saved, dict) and isinstance(saved.get("data_root"), str)):
-        raise TartanError(f"{record}: expected {{\"data_root\": \"<folder>\"}}; {DAMAGED_CONFIG}")
+        raise TartanError(f"{record}: expected {{\"data_root\": \"<folder>\"}}; {damaged}")
     root = Path(saved["data_root"])
     if not root.is_dir():
         elsewhere = "--data-root DIR" if configured else "--data-root DIR or set TARTAN_DATA"
@@ -165,8 +166,8 @@ def run_data_root(directory: Path, given: Optional[str], configured: Optional[st
 
 def _written_names() -> frozenset[str]:
     files = RunDirectory(Path())
-    paths = (files.config, files.ext_vars, files.labels, files.data_root, files.model_folder, files.best_model, files.pretrained_body,
-             files.checkpoint, files.tensorboard, files.log, files.metrics)
+    paths = (files.config, files.ext_vars, files.labels, files.data_root, files.model_folder, files.best_model,
+             files.pretrained_body, files.checkpoint, files.tensorboard, files.log, files.metrics)
     return frozenset({path.parts[0] for path in paths} | {LOCK_FILE})
 
 

@@ -91,6 +91,13 @@ def test_an_explicit_root_wins_and_a_moved_root_says_what_to_do(elsewhere: Path,
     assert result.exit_code == 2 and str(tmp_path / "empty" / "tiny") in result.output, result.output
 
 
+def test_a_damaged_record_is_one_line(elsewhere: Path) -> None:
+    (elsewhere / "data_root.json").write_text('["not", "a", "record"]')
+    result = invoke("evaluate", str(elsewhere), "--device", "cpu")
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith(f"error: {elsewhere / 'data_root.json'}: expected") and "--data-root" in result.output
+
+
 def test_a_run_without_the_record_reads_as_before(elsewhere: Path, trained: Path, monkeypatch) -> None:
     (elsewhere / "data_root.json").unlink()
     result = invoke("evaluate", str(elsewhere), "--device", "cpu")
