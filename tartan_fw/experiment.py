@@ -183,6 +183,9 @@ def run_experiment(
     if has_contents(directory):
         lock_run_directory(directory)  # a live run is refused before the data is read
     experiment = build(Experiment, config)
+    if resume:  # the root the run recorded stands in for the environment of the shell that started it
+        root = run_data_root(directory, None, experiment.data_root)
+        experiment.data_root = str(root) if root else None
     files = RunDirectory(directory)
     with data_parallel(device) as parallel:
         with parallel.main_first():  # the first process fills the tokenizer and tokenisation caches

@@ -6,7 +6,7 @@
       config.json             the resolved experiment (or pipeline) config
       ext_vars.json           the --ext-var values it was resolved with
       labels.json             the end-task's label names, in head order
-      data_root.json          the data root the run read (absolute), where evaluate reads it again
+      data_root.json          the data root the run read (absolute), where evaluate and resume read it again
       model/                  the encoder's Hugging Face config and tokenizer, and body.json (max_length)
       best/model.safetensors  body and end-task head at the best dev score
       body.safetensors        the body a ``pretrain`` stage hands on (with its masked-LM head)
@@ -138,7 +138,7 @@ def data_root_record(root: Path) -> dict[str, str]:
 
 
 def run_data_root(directory: Path, given: Optional[str], configured: Optional[str]) -> Optional[Path]:
-    """Where a finished run's data is read again (``evaluate``); None: the default, as a run without a config
+    """Where a run's data is read again (``evaluate``, ``resume``); None: the default, as a run without a config
     ``data_root`` reads it.
 
     ``given`` (``--data-root``) wins; then, as in training, the experiment's own ``data_root`` over

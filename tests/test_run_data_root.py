@@ -116,3 +116,11 @@ def test_a_config_data_root_still_wins_over_the_environment(elsewhere: Path, tra
     (elsewhere / "data_root.json").write_text(json.dumps({"data_root": str(tmp_path / "gone")}))
     result = invoke("evaluate", str(elsewhere), "--device", "cpu")
     assert result.exit_code == 2 and "no longer exists; pass --data-root DIR to read" in result.output, result.output
+
+
+def test_resume_from_another_shell_reads_the_recorded_root(elsewhere: Path, trained: Path) -> None:
+    (elsewhere / "metrics.json").unlink()  # unfinished, as a run stopped before its end would be
+    result = invoke("resume", str(elsewhere), "--device", "cpu", "--quiet")
+    assert result.exit_code == 0, result.output
+    resumed = json.loads((elsewhere / "metrics.json").read_text())
+    assert resumed["test"] == json.loads((trained / "metrics.json").read_text())["test"]
