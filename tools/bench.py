@@ -10,7 +10,9 @@ Hugging Face loop (``BertForSequenceClassification``, AdamW, clipping), against 
 fine-tune step should be no slower; and ``released_meta_k*``, META-TARTAN computed the way the
 authors' released code (ldery/TARTAN) does it: phi* fitted with a full body forward on each of
 its steps, one autograd call per task returning per-parameter gradients, and cosines and the
-update summed parameter by parameter.
+update summed parameter by parameter. ``meta_dev_passes`` times META's unavoidable extra work alone
+(a forward without gradients of phi*'s fitting rows, a forward and backward of the scored rows),
+so the report shows META/MT's floor and the weighter's overhead above it.
 
 Time: median over ``--steps`` steps after ``--warmup`` steps (CUDA is synchronised around each).
 Memory: on CUDA ``torch.cuda.max_memory_allocated`` over the steps; on CPU the process's peak
@@ -42,6 +44,7 @@ from typing import Any, Optional
 
 import torch
 
+from tartan_fw.data.batching import to_device
 from tartan_fw.models.heads.masked_lm import MaskedLMHead
 from tartan_fw.weighters import MetaWeighter
 
@@ -64,6 +67,7 @@ class Case:
     aux: int = 1
     weighter: str = "uniform"
     released: bool = False  # META-TARTAN in the released code's compute pattern
+    dev_passes: bool = False  # only META-TARTAN's unavoidable extra passes over dev rows
     mask_probability: float = 0.15
     all_positions: bool = False
 
@@ -136,7 +140,7 @@ def measure(args: argparse.Namespace, case: Case, data_root: Path) -> dict[str, 
 
     loop = training_loop(experiment_config(args, case, data_root), data_root, device, bench_stage)
     body, aux_tasks, tasks = loop.run.body, loop.run.aux_tasks, loop.tasks
-    step = ReleasedMetaStep(loop) if case.released else loop.step
+    step = ReleasedMetaStep(loop) if case.released else MetaDevPasses(loop) if case.dev_passes else loop.step
     result = measure_steps(args, step, device)
     tokens = sum(loop.state.tokens.values()) / (args.warmup + args.steps)
     masked = sum(int(t.next_batch()["num_targets"]) for t in tasks if t in aux_tasks)
@@ -217,7 +221,7 @@ class ReleasedMetaStep:
                 p.grad = None
         task_grads = []
         for index, task in enumerate(loop.tasks):
-            batch = _to_device(task.next_batch(), loop.run.device)
+            batch = to_device(task.next_batch(), loop.run.device)
             loop.state.tokens[task.name] = loop.state.tokens.get(task.name, 0) + int(batch["attention_mask"].sum())
             with loop.run.autocast():
                 output = task.loss(loop.model, batch)
@@ -246,7 +250,7 @@ class ReleasedMetaStep:
         head = head.to(self.loop.run.device)
         optimizer = torch.optim.AdamW(head.parameters(), lr=weighter.meta_head_lr,
                                       weight_decay=weighter.meta_head_weight_decay, betas=(0.9, 0.98))
-        fit = _to_device(end_task.collate(fit_rows, "dev"), self.loop.run.device)
+        fit = to_device(end_task.collate(fit_rows, "dev"), self.loop.run.device)
         previous = float("inf")
         for _ in range(weighter.meta_head_steps):
             with self.loop.run.autocast():
@@ -259,15 +263,34 @@ class ReleasedMetaStep:
             if abs(loss.item() - previous) < weighter.meta_head_tolerance:
                 break
             previous = loss.item()
-        scored = _to_device(end_task.collate(scored_rows, "dev"), self.loop.run.device)
+        scored = to_device(end_task.collate(scored_rows, "dev"), self.loop.run.device)
         with self.loop.run.autocast():
             logits = head(head.features(end_task.encode(self.loop.model, scored)))
         loss = torch.nn.functional.cross_entropy(logits.float(), scored["labels"])
         return torch.autograd.grad(loss, self.body_parameters, allow_unused=True)
 
 
-def _to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+class MetaDevPasses:
+    """META-TARTAN's unavoidable extra work alone, on the rows the weighter draws: a forward without gradients
+    of phi*'s fitting rows and a forward and backward of the scored rows to the body's parameters.
+
+    META's step minus MT's, beyond this, is the weighter's own overhead (fitting, collation, cosines).
+    """
+
+    def __init__(self, loop: Any) -> None:
+        self.loop, self.weighter = loop, loop.weighter
+
+    def __call__(self, step: int) -> None:
+        run, end_task, head = self.loop.run, self.loop.run.end_task, self.loop.run.end_task.head
+        self.weighter.step = step
+        fit_rows, scored_rows = self.weighter.rows()
+        with torch.no_grad(), run.autocast():
+            head.features(end_task.encode(run.body, to_device(end_task.collate(fit_rows, "dev"), run.device)))
+        scored = to_device(end_task.collate(scored_rows, "dev"), run.device)
+        with run.autocast():
+            logits = head(head.features(end_task.encode(run.body, scored)))
+        loss = torch.nn.functional.cross_entropy(logits.float(), scored["labels"])
+        torch.autograd.grad(loss, self.loop.flat.parameters)
 
 
 def model_flops(body: torch.nn.Module, mlm_tasks: list[Any], tokens: float, masked: int) -> float:
@@ -361,6 +384,7 @@ def cases(args: argparse.Namespace) -> list[Case]:
     for k in (1, 2) if args.quick else (1, 2, 4):
         chosen += [Case(f"mt_k{k}", "end+mlm", aux=k), Case(f"meta_k{k}", "end+mlm", aux=k, weighter="meta"),
                    Case(f"released_meta_k{k}", "end+mlm", aux=k, weighter="meta", released=True)]
+    chosen.append(Case("meta_dev_passes", "end", aux=0, weighter="meta", dev_passes=True))
     chosen.append(Case("hf_finetune_again", "hf", aux=0))  # the reference before and after: drift shows
     if not args.quick:
         for p in args.mask_probabilities:
@@ -420,6 +444,14 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict
     ks = (1, 2, 4) if "meta_k4" in results else (1, 2)
     for k in ks:
         ratio(f"META / MT, K={k}", [f"meta_k{k}"], [f"mt_k{k}"], {1: 1.5, 2: 1.35}.get(k))
+    passes = results["meta_dev_passes"]
+    for k in ks:  # META's floor: MT plus its unavoidable dev passes; what lies above it is overhead
+        meta, mt = results[f"meta_k{k}"], results[f"mt_k{k}"]
+        values = {clock: (1 + passes[clock] / mt[clock], (meta[clock] - mt[clock] - passes[clock]) / mt[clock])
+                  for clock in clocks}
+        summary[f"META floor and overhead / MT, K={k}"] = {CLOCK_NAMES[c]: v for c, v in values.items()}
+        print(f"{f'META / MT floor, overhead, K={k}':<32}"
+              + ", ".join(f"{CLOCK_NAMES[c]} {floor:.3f}, {over:+.3f}" for c, (floor, over) in values.items()))
     for k in ks:
         ratio(f"released META / META, K={k}", [f"released_meta_k{k}"], [f"meta_k{k}"])
     if "meta_k4" in results:
@@ -446,8 +478,10 @@ def parse(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--batch-size", type=int, default=32, help="examples per task and step")
     parser.add_argument("--seq-len", type=int, help="tokens per sequence (default: the model's)")
-    parser.add_argument("--dev-batch-size", type=int, help="META's dev examples per meta-gradient (default: the weighter's)")
-    parser.add_argument("--meta-batch-size", type=int, help="META's dev examples phi* is fitted on (default: the weighter's)")
+    parser.add_argument("--dev-batch-size", type=int, help="META's scored rows: dev examples the meta-gradient is "
+                        "taken on (the weighter's dev_batch_size, default 64; the released code's --classf_iter_batchsz)")
+    parser.add_argument("--meta-batch-size", type=int, help="META's fitting rows: dev examples phi* is fitted on (the "
+                        "weighter's meta_batch_size, default 32; the released code's --dev_batch_sz)")
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")

@@ -22,25 +22,22 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from tartan_fw.common.from_config import build
-from tartan_fw.experiment import Experiment, prepare, read_run_config
+from tartan_fw.experiment import read_run_config, training_loop
 from tartan_fw.training.checkpoint import TrainingCheckpoint, load_module_tensors, training_modules
-from tartan_fw.training.flat import unique_parameters
+from tartan_fw.training.trainer import StageLoop
 from tartan_fw.weighters import MetaWeighter, TaskGradient, Weighter, WeighterContext
 
 
-def task_gradient(index: int, task, body, parameters) -> TaskGradient:
-    """One training batch's flat body gradient, normalised by its targets as the trainer does."""
-    batch = task.next_batch()
-    output = task.loss(body, batch)
-    grads = torch.autograd.grad(output.total / batch["num_targets"].clamp(min=1), parameters, materialize_grads=True)
-    features = output.features.detach() if output.features is not None else None
-    return TaskGradient(index, torch.cat([g.reshape(-1) for g in grads]), features, output.labels)
+def task_gradient(loop: StageLoop, index: int) -> TaskGradient:
+    """One training batch's body gradient as the trainer takes it (``StageLoop.task_gradient``), kept."""
+    gradient = loop.task_gradient(index, loop.tasks[index].next_batch())
+    return replace(gradient, body_grad=gradient.body_grad.clone())  # the loop's buffer takes the next task's
 
 
 SOURCES = ("dev", "train", "step", "same_head")
@@ -62,28 +59,25 @@ def measure(directory: Path, batches: int, at_init: bool, sources: tuple[str, ..
     config = read_run_config(directory)
     if "stages" in config:
         raise SystemExit(f"{directory}: a pipeline; pass the directory of one of its stages")
-    experiment = build(Experiment, config)
-    experiment.init_from = None  # the checkpoint (or the fresh model) replaces the body
-    device = torch.device("cpu")
-    body, end_task, aux_tasks = prepare(experiment, device)
-    tasks = [end_task, *aux_tasks]
+    # The run's own loop, built as training builds it; the checkpoint (or the fresh model) replaces the body.
+    loop = training_loop({**config, "init_from": None}, directory)
+    run, tasks = loop.run, loop.tasks
     step = 0
     if not at_init:
         checkpoint = TrainingCheckpoint(directory / "checkpoint")
         tensors, _ = checkpoint.load()
-        load_module_tensors(training_modules(body, tasks), tensors, checkpoint.directory)
+        load_module_tensors(training_modules(run.body, tasks), tensors, checkpoint.directory)
         step = checkpoint.global_step()
-    parameters = unique_parameters(body)
-    context = WeighterContext(body, parameters, end_task, device, nullcontext, experiment.seed)
+    context = WeighterContext(run.body, loop.flat.parameters, run.end_task, run.device, run.autocast, run.seed)
     weighters = {source: meta_weighter(config, source) for source in sources}
     for weighter in weighters.values():
         weighter.setup([t.name for t in tasks], context)
-    body.train()
+    run.body.train()
     for task in tasks:
         task.head.train()
     cosines: dict[str, list[list[float]]] = {source: [] for source in weighters}
     for draw in range(1, batches + 1):
-        gradients = [task_gradient(i, task, body, parameters) for i, task in enumerate(tasks)]
+        gradients = [task_gradient(loop, i) for i in range(len(tasks))]
         for source, weighter in weighters.items():
             weighter.begin_step(draw)
             for gradient in gradients:

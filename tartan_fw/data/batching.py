@@ -75,6 +75,14 @@ def pad(sequences: list[torch.Tensor], pad_id: int) -> Batch:
     return {"input_ids": input_ids, "attention_mask": attention_mask}
 
 
+def to_device(batch: Batch, device: torch.device) -> Batch:
+    """``batch`` on ``device``; to CUDA through pinned memory, so the copy is asynchronous and the host never
+    waits for it (the trainer's batches, META-TARTAN's dev rows and tools/bench.py's reference loops alike)."""
+    if device.type != "cuda":
+        return batch
+    return {k: v.pin_memory().to(device, non_blocking=True) for k, v in batch.items()}
+
+
 def ordered_batches(texts: TokenizedTexts, batch_size: int, pad_id: int, labels: Optional[torch.Tensor] = None) -> Iterator[Batch]:
     """Every example once, in length order so padding stays small (evaluation)."""
     order = torch.argsort(texts.lengths(), stable=True)

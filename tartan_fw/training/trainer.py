@@ -17,7 +17,7 @@ from tartan_fw.common.constraints import (
     NonNegativeFloat, PositiveFloat, PositiveInt, WarmupFraction, at_least, positive,
 )
 from tartan_fw.common.registrable import Registrable
-from tartan_fw.data.batching import Batch, split_batch
+from tartan_fw.data.batching import Batch, split_batch, to_device
 from tartan_fw.errors import TartanError, TrainingInterrupted
 from tartan_fw.common.from_config import Lazy
 from tartan_fw.models.bodies import Body
@@ -340,25 +340,8 @@ class StageLoop:
             # Real tokens of text batches; batches without an attention mask (images) count examples.
             tokens[task.name] = tokens.get(task.name, 0) + int(
                 batch["attention_mask"].sum() if "attention_mask" in batch else batch["num_targets"])
-            targets = float(batch["num_targets"].clamp(min=1))  # of the global batch, on every rank
-            self.flat.grad.zero_()
-            total = torch.zeros((), device=run.device)
-            features, labels = [], []
-            for micro in split_batch(parallel.shard(batch), self.settings.accumulation_steps):
-                micro = _to_device(micro, run.device)
-                with run.autocast():
-                    output = task.loss(self.model, micro)
-                (output.total / targets).backward()
-                total += output.total.detach()
-                if output.features is not None:
-                    features.append(output.features.detach())
-                    labels.append(output.labels)
-            parallel.sum_(self.flat.grad)
-            losses[index] = parallel.sum_(total / targets)
-            gradient = TaskGradient(
-                index, self.flat.grad, torch.cat(features) if features else None, torch.cat(labels) if labels else None,
-                losses[index],
-            )
+            gradient = self.task_gradient(index, batch)
+            losses[index] = gradient.loss
             scale = mixer.add(gradient)
             if scale is not None and self.head_parameters[index]:
                 torch._foreach_mul_([p.grad for p in self.head_parameters[index]], scale)
@@ -373,6 +356,33 @@ class StageLoop:
             self.optimizer.step()
         self.scheduler.step()
         return {task.name: losses[index] for index, task in enumerate(self.tasks)}
+
+    def task_gradient(self, index: int, batch: Batch) -> TaskGradient:
+        """Task ``index``'s body gradient on ``batch``, in the flat buffer, with its mean loss and head features.
+
+        Backpropagates ``accumulation_steps`` micro-batches of this rank's shard, each loss divided
+        by the whole batch's targets, and sums over ranks. Head gradients accumulate into their
+        ``.grad``. The buffer holds the next call's gradient afterwards. ``step`` calls it for each
+        task; tools that measure what training sees (tools/meta_signal.py) call it so they cannot
+        drift from it.
+        """
+        run, parallel, task = self.run, self.run.parallel, self.tasks[index]
+        targets = float(batch["num_targets"].clamp(min=1))  # of the global batch, on every rank
+        self.flat.grad.zero_()
+        total = torch.zeros((), device=run.device)
+        features, labels = [], []
+        for micro in split_batch(parallel.shard(batch), self.settings.accumulation_steps):
+            micro = to_device(micro, run.device)
+            with run.autocast():
+                output = task.loss(self.model, micro)
+            (output.total / targets).backward()
+            total += output.total.detach()
+            if output.features is not None:
+                features.append(output.features.detach())
+                labels.append(output.labels)
+        parallel.sum_(self.flat.grad)
+        return TaskGradient(index, self.flat.grad, torch.cat(features) if features else None,
+                            torch.cat(labels) if labels else None, parallel.sum_(total / targets))
 
     def train(self) -> StageResult:
         """Train until ``max_steps`` or early stopping, from where a loaded checkpoint left off."""
@@ -474,13 +484,6 @@ class StageLoop:
                 callback.load_state_dict(saved[callback.name])
         rng = state["rng"]
         set_rng_state(rng[self.run.parallel.rank % len(rng)])
-
-
-def _to_device(batch: Batch, device: torch.device) -> Batch:
-    """On CUDA through pinned memory, so the copy is asynchronous and the host never waits for it."""
-    if device.type != "cuda":
-        return batch
-    return {k: v.pin_memory().to(device, non_blocking=True) for k, v in batch.items()}
 
 
 class _progress:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Dict, Literal, Optional
 
 import torch
 from torch import nn
 
-from tartan_fw.data.batching import Batch, IndexStream
+from tartan_fw.common.constraints import NonNegativeFloat, PositiveFloat, PositiveInt
+from tartan_fw.data.batching import Batch, IndexStream, to_device
 from tartan_fw.errors import ConfigurationError
 from tartan_fw.weighters.base import TaskGradient, Weighter, WeighterContext
 
@@ -55,7 +55,12 @@ class MetaHeadFitter:
             loss.backward()
             optimizer.step()
             if self.tolerance:
-                # The released code's rule: stop once the loss moves by less than the tolerance.
+                # The released code's rule: stop once the loss moves by less than the tolerance. The
+                # .item() waits for the device once per fitting step, on purpose: each wait idles the
+                # device only while one small head step is launched. A rule without it would run all
+                # ``steps`` steps on every fit, restore the stopping step's parameters and AdamW state
+                # (warm_start keeps them), and its extra steps would draw dropout masks from the
+                # training's random stream, changing every later draw. On CPU it waits for nothing.
                 value = loss.item()
                 if abs(value - previous) < self.tolerance:
                     break
@@ -152,29 +157,19 @@ class MetaWeighter(Weighter):
 
     def __init__(
         self,
-        weight_lr: float = 0.01,
-        meta_head_steps: int = 10,
-        meta_head_lr: float = 1e-3,
-        meta_head_weight_decay: float = 0.1,
-        meta_head_tolerance: float = 1e-3,
-        meta_batch_size: int = 32,
-        dev_batch_size: int = 64,
+        weight_lr: NonNegativeFloat = 0.01,
+        meta_head_steps: PositiveInt = 10,
+        meta_head_lr: PositiveFloat = 1e-3,
+        meta_head_weight_decay: NonNegativeFloat = 0.1,
+        meta_head_tolerance: NonNegativeFloat = 1e-3,
+        meta_batch_size: PositiveInt = 32,
+        dev_batch_size: PositiveInt = 64,
         meta_source: MetaSource = "dev",
         same_head: bool = False,
         warm_start: bool = False,
-        update_every: int = 1,
+        update_every: PositiveInt = 1,
         initial_logits: Optional[Dict[str, float]] = None,
     ) -> None:
-        for name, value in (("meta_head_steps", meta_head_steps), ("meta_batch_size", meta_batch_size),
-                            ("dev_batch_size", dev_batch_size), ("update_every", update_every)):
-            if value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
-        finite = all(math.isfinite(v) for v in (weight_lr, meta_head_lr, meta_head_weight_decay, meta_head_tolerance))
-        if not finite or weight_lr < 0 or meta_head_lr <= 0 or meta_head_weight_decay < 0 or meta_head_tolerance < 0:
-            raise ValueError(
-                "weight_lr, meta_head_weight_decay and meta_head_tolerance must be finite and >= 0, "
-                "meta_head_lr finite and > 0"
-            )
         self.weight_lr = weight_lr
         self.meta_head_steps, self.meta_head_lr = meta_head_steps, meta_head_lr
         self.meta_head_weight_decay, self.meta_head_tolerance = meta_head_weight_decay, meta_head_tolerance
@@ -319,8 +314,7 @@ class MetaWeighter(Weighter):
         return features.float(), batch["labels"]
 
     def _batch(self, rows: torch.Tensor, split: str) -> Batch:
-        batch = self.context.end_task.collate(rows, split)
-        return {k: v.to(self.context.device, non_blocking=True) for k, v in batch.items()}
+        return to_device(self.context.end_task.collate(rows, split), self.context.device)
 
     def _seed(self) -> int:
         return self.context.seed * 1_000_003 + self.step
