@@ -49,3 +49,24 @@ def test_first_draw_at_initialisation_reproduces_the_cosines_of_step_one(tmp_pat
             per_draw = [row[tasks.index(task)] - base[tasks.index(task)]
                         for row, base in zip(trained["draws"][source], trained["draws"]["dev"])]
             assert difference["mean"] == pytest.approx(sum(per_draw) / len(per_draw))
+
+
+def test_task_gradients_are_the_trainers_own(tmp_path: Path, tiny: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tool takes each task's gradient by the trainer's code path, gradient accumulation included, bit for bit."""
+    from tartan_fw.experiment import training_loop
+
+    config = tiny(max_steps=3, accumulation_steps=2)
+    trained = training_loop(config, tmp_path / "trained")
+    received: list[torch.Tensor] = []
+
+    def add(gradient: Any, original: Any = trained.mixer.add) -> Any:
+        received.append(gradient.body_grad.clone())
+        return original(gradient)
+
+    monkeypatch.setattr(trained.mixer, "add", add)
+    trained.step(1)
+    fresh = training_loop(config, tmp_path / "fresh")
+    measured = [load_tool().task_gradient(fresh, index).body_grad for index in range(len(fresh.tasks))]
+    assert len(measured) == len(received) == 3
+    assert all(torch.equal(m, r) and r.abs().sum() > 0 for m, r in zip(measured, received))
+    assert not torch.equal(measured[0], measured[1])  # kept copies, not the loop's reused buffer

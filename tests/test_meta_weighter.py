@@ -276,3 +276,28 @@ def test_weighter_keeps_one_body_sized_buffer_whatever_the_number_of_tasks(tiny,
         held[extra] = sum(t.numel() * t.element_size() for t in tensors)
     # Three more tasks add one float each to the logits, cosines and gradient norms, nothing else.
     assert held[3] - held[0] == 3 * 3 * 4
+
+
+def test_out_of_range_settings_are_found_by_validate_at_their_paths_all_at_once() -> None:
+    """The ranges are the constructor's annotations: validate reports every one before anything is built."""
+    from tartan_fw.common.from_config import build, validate
+    from tartan_fw.weighters import Weighter
+
+    settings = {"type": "meta", "weight_lr": -0.1, "meta_head_steps": 0, "meta_head_lr": 0.0,
+                "meta_head_weight_decay": float("nan"), "meta_head_tolerance": float("inf"), "meta_batch_size": 0,
+                "dev_batch_size": -2, "update_every": 0}
+    expected = [
+        "weighter.weight_lr: must be a finite number >= 0, got -0.1",
+        "weighter.meta_head_steps: must be at least 1, got 0",
+        "weighter.meta_head_lr: must be a finite number above 0, got 0.0",
+        "weighter.meta_head_weight_decay: must be a finite number >= 0, got nan",
+        "weighter.meta_head_tolerance: must be a finite number >= 0, got inf",
+        "weighter.meta_batch_size: must be at least 1, got 0",
+        "weighter.dev_batch_size: must be at least 1, got -2",
+        "weighter.update_every: must be at least 1, got 0",
+    ]
+    assert sorted(validate(Weighter, settings, "weighter")) == sorted(expected)
+    with pytest.raises(ConfigurationError) as raised:
+        build(Weighter, settings, "weighter")
+    assert all(line in str(raised.value) for line in expected)
+    assert validate(Weighter, {"type": "meta", "weight_lr": 0.0, "meta_head_tolerance": 0.0}, "weighter") == []
