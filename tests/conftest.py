@@ -116,3 +116,12 @@ def tiny_config(data_root: Path, aux: tuple[str, ...] = ("tapt", "dapt"), **trai
 def tiny(data_root: Path):
     """Builds tiny configs: ``tiny(aux=("tapt",), max_steps=4)``."""
     return lambda **kwargs: tiny_config(data_root, **kwargs)
+
+
+def invoke(*args: str) -> Any:
+    """The ``tartan-fw`` command run in this process (click's test runner) with ``args``."""
+    from click.testing import CliRunner
+
+    from tartan_fw.cli.main import cli
+
+    return CliRunner().invoke(cli, list(args))

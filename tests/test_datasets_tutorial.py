@@ -10,10 +10,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from conftest import write_tiny_task
+from conftest import invoke, write_tiny_task
 
-from tartan_fw.cli.main import cli
 
 REPO = Path(__file__).resolve().parents[1]
 TUTORIAL = (REPO / "docs" / "datasets.md").read_text()
@@ -61,10 +59,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def invoke(arguments: list[str]):
-    return CliRunner().invoke(cli, arguments)
-
-
 def test_the_tutorial_runs_as_written(project: Path, caplog: pytest.LogCaptureFixture) -> None:
     assert set(tutorial_files()) == {"experiments/my_citations.jsonnet", "experiments/my_citations_meta.jsonnet"}
     commands = tutorial_commands()
@@ -73,7 +67,7 @@ def test_the_tutorial_runs_as_written(project: Path, caplog: pytest.LogCaptureFi
     outputs, notices = [], []
     for arguments in commands:
         caplog.clear()
-        result = invoke(arguments + (SMALL if arguments[0] == "run" else []))
+        result = invoke(*arguments, *(SMALL if arguments[0] == "run" else []))
         assert result.exit_code == 0, (arguments, result.output)
         outputs.append(result.output)
         notices.append([r.getMessage() for r in caplog.records if r.name == "tartan_fw.data.root"])
@@ -104,7 +98,7 @@ def test_the_tutorial_runs_as_written(project: Path, caplog: pytest.LogCaptureFi
 
 def test_validate_names_a_missing_split_and_what_to_do(project: Path) -> None:
     (project.parent / "data" / "my_citations" / "dev.jsonl").unlink()
-    result = invoke(["validate", "experiments/my_citations.jsonnet"])
+    result = invoke("validate", "experiments/my_citations.jsonnet")
     assert result.exit_code == 2
     line = result.output.strip()
     assert "\n" not in line and line.startswith("error: experiments/my_citations.jsonnet: end_task: ")
@@ -113,7 +107,7 @@ def test_validate_names_a_missing_split_and_what_to_do(project: Path) -> None:
 
 def test_validate_says_train_txt_cannot_be_derived_without_train_jsonl(project: Path) -> None:
     (project.parent / "data" / "my_citations" / "train.jsonl").unlink()
-    result = invoke(["validate", "experiments/my_citations.jsonnet"])
+    result = invoke("validate", "experiments/my_citations.jsonnet")
     assert result.exit_code == 2
     assert "aux_tasks[0] (tapt): " in result.output and "it is derived from" in result.output
 
@@ -121,6 +115,6 @@ def test_validate_says_train_txt_cannot_be_derived_without_train_jsonl(project: 
 def test_a_task_block_missing_its_metric_names_the_users_file(project: Path) -> None:
     path = project / "experiments" / "my_citations.jsonnet"
     path.write_text(path.read_text().replace(", metric: 'macro_f1'", ""))
-    result = invoke(["validate", "experiments/my_citations.jsonnet"])
+    result = invoke("validate", "experiments/my_citations.jsonnet")
     assert result.exit_code == 2
     assert result.output.startswith("error: experiments/my_citations.jsonnet: task: missing 'metric'"), result.output

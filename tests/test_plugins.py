@@ -11,10 +11,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-from conftest import REAL_DATA, needs_real_data
-from tartan_fw.cli.main import cli
+from conftest import invoke, REAL_DATA, needs_real_data
 
 REPO = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.DOTALL)
@@ -29,10 +27,6 @@ def tutorial_files() -> dict[str, str]:
         if match:
             files[match.group(1)].append(rest)
     return {path: "\n\n".join(parts) for path, parts in files.items()}
-
-
-def invoke(*args: str) -> object:
-    return CliRunner().invoke(cli, list(args))
 
 
 def assert_one_line_error(result, *fragments: str) -> None:

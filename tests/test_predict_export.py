@@ -9,16 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-from conftest import tiny_config, write_tiny_task
-from tartan_fw.cli.main import cli
+from conftest import invoke, tiny_config, write_tiny_task
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(cli, list(args))
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from conftest import tiny_config, write_tiny_task
-from tartan_fw.cli.main import cli
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(cli, list(args))
+from conftest import invoke, tiny_config, write_tiny_task
 
 
 @pytest.fixture(scope="module")
