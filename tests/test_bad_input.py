@@ -282,11 +282,8 @@ def test_csv_without_the_configured_column(tmp_path: Path, tiny, data_root: Path
 @pytest.mark.parametrize("damage, size", [("tables", 100), ("tables", 0), ("tokenizer", 100)])
 def test_corrupt_caches_heal_themselves(tmp_path: Path, tiny, monkeypatch: pytest.MonkeyPatch, caplog, damage: str,
                                         size: int) -> None:
-    """Truncated or emptied Arrow tables (read and tokenised) or tokenizer are rebuilt, one line each.
-
-    The two are damaged in separate runs: a retrained WordPiece tokenizer need not number its pieces as
-    the first did, and then the tokenised tables of the first are no longer the ones asked for.
-    """
+    """Truncated or emptied Arrow tables (read and tokenised) or tokenizer are rebuilt, one line each
+    (each kind damaged in a run of its own, so the warnings counted are that kind's)."""
     cache = tmp_path / "cache"
     monkeypatch.setenv("TARTAN_CACHE", str(cache))
     first, out = run_cli(tmp_path, tiny(aux=("tapt",)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from tartan_fw.data import tokenization
 from tartan_fw.data.readers import JsonlClassificationReader, TextLinesReader
 from tartan_fw.data.root import DataRoot
 from tartan_fw.data.tokenization import TokenizedTexts, processes, tokenize
-from tartan_fw.models.bodies.scratch import ScratchBody
+from tartan_fw.models.bodies.scratch import ScratchBody, wordpiece_tokenizer
 
 
 @pytest.fixture(autouse=True)
@@ -127,6 +128,23 @@ def test_several_processes_tokenise_exactly_as_one(data_root: Path, monkeypatch)
     monkeypatch.setenv("TARTAN_CACHE", os.environ["TARTAN_CACHE"] + "-two-processes")  # not the single run's table
     double = read_and_tokenize(data_root, body)
     assert [double[i].tolist() for i in range(len(double))] == [single[i].tolist() for i in range(len(single))]
+
+
+def test_the_tokenizer_trains_byte_identical_in_any_cache_with_or_without_threads(tmp_path: Path, monkeypatch) -> None:
+    """The trainer counts words in hash maps seeded at random for each map; the file must not depend on that.
+    Random words from one alphabet give many pairs of equal frequency, so a tie broken by hash order shows."""
+    rng = random.Random(0)
+    words = ["".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(2, 7))) for _ in range(300)]
+    text = tmp_path / "corpus.txt"
+    text.write_text("".join(" ".join(rng.choices(words, k=12)) + "\n" for _ in range(400)))
+    trained = []
+    for cache, parallel in (("one", "true"), ("two", "false")):
+        monkeypatch.setenv("TARTAN_CACHE", str(tmp_path / cache))
+        monkeypatch.setenv("TOKENIZERS_PARALLELISM", parallel)
+        wordpiece_tokenizer([text], vocab_size=400)
+        [file] = (tmp_path / cache / "tokenizers").rglob("tokenizer.json")
+        trained.append(file.read_bytes())
+    assert trained[0] == trained[1]
 
 
 def truncate(path: Path, size: int) -> None:

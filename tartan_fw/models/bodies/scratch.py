@@ -12,9 +12,11 @@ from tartan_fw.data.root import DataRoot
 from tartan_fw.models.bodies.base import Body, TextBody
 
 if TYPE_CHECKING:
+    from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast
 
 SPECIAL_TOKENS = {"unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]", "mask_token": "[MASK]"}
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]  # the same tokens as ids 0-4, in BERT's order
 
 
 @Body.register("scratch")
@@ -71,12 +73,17 @@ class ScratchBody(TextBody):
         return list(arguments["tokenizer_corpora"])
 
 
+# Part of the tokenizer cache key: bump it when training starts producing a different file for the same
+# corpora, so no cache hands out the old one. 2: ids no longer follow the trainer's hash order.
+TRAINING_VERSION = 2
+
+
 def wordpiece_tokenizer(corpora: list[Path], vocab_size: int) -> "PreTrainedTokenizerFast":
     """The WordPiece tokenizer trained on ``corpora``, from the cache when it holds one for their content
     (a corrupt cached file is retrained, with one line saying so)."""
     from transformers import PreTrainedTokenizerFast
 
-    digest = hashlib.sha256(str(vocab_size).encode())
+    digest = hashlib.sha256(f"{vocab_size}:v{TRAINING_VERSION}".encode())
     for path in corpora:
         digest.update(content_digest(path).encode())
     location = cache_dir() / "tokenizers" / digest.hexdigest()[:24] / "tokenizer.json"
@@ -90,21 +97,20 @@ def wordpiece_tokenizer(corpora: list[Path], vocab_size: int) -> "PreTrainedToke
 
 
 def _train_wordpiece(corpora: list[Path], vocab_size: int, location: Path) -> None:
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    """Train with the library's trainer, deterministically.
 
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tokenizer.decoder = decoders.WordPiece()
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False)
-    try:
-        tokenizer.train([str(p) for p in corpora], trainer)
-    except Exception as err:  # noqa: BLE001 - the tokenizers library raises plain Exception
-        raise DataError(
-            f"body.tokenizer_corpora: cannot train a tokenizer on {', '.join(map(str, corpora))} ({err}); "
-            f"the corpora must be UTF-8 text, one text per line"
-        ) from err
+    The trainer numbers each continuing piece (``##x``) as it meets it while walking its word counts,
+    a hash map seeded at random for every map, and breaks ties between equally frequent merges by those
+    numbers; so the vocabulary itself changed from one training to the next. A first pass with no
+    merges finds the continuing pieces; the real pass gets them, sorted, after the special tokens, so
+    every number is fixed before any merge. They then leave the added tokens (they are ordinary pieces).
+    """
+    from tokenizers import processors
+
+    pieces = sorted(t for t in _trained(corpora, 0, SPECIALS).get_vocab() if t.startswith("##"))
+    vocab = _trained(corpora, vocab_size, SPECIALS + pieces).get_vocab(with_added_tokens=False)
+    tokenizer = _bert_wordpiece(vocab)
+    tokenizer.add_special_tokens(SPECIALS)
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
@@ -117,3 +123,30 @@ def _train_wordpiece(corpora: list[Path], vocab_size: int, location: Path) -> No
         os.replace(partial, location)
     finally:
         Path(partial).unlink(missing_ok=True)
+
+
+def _bert_wordpiece(vocab: dict[str, int] | None = None) -> "Tokenizer":
+    """BERT's uncased pipeline around a WordPiece model (empty, for training, without ``vocab``)."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
+
+    tokenizer = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece()
+    return tokenizer
+
+
+def _trained(corpora: list[Path], vocab_size: int, special_tokens: list[str]) -> "Tokenizer":
+    """A tokenizer fitted by the library's trainer; ``vocab_size`` 0 stops it before the first merge."""
+    from tokenizers import trainers
+
+    tokenizer = _bert_wordpiece()
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=special_tokens, show_progress=False)
+    try:
+        tokenizer.train([str(p) for p in corpora], trainer)
+    except Exception as err:  # noqa: BLE001 - the tokenizers library raises plain Exception
+        raise DataError(
+            f"body.tokenizer_corpora: cannot train a tokenizer on {', '.join(map(str, corpora))} ({err}); "
+            f"the corpora must be UTF-8 text, one text per line"
+        ) from err
+    return tokenizer
