@@ -15,7 +15,8 @@ import torch
 from click.testing import CliRunner
 
 from tartan_fw.cli.main import cli
-from tartan_fw.common.threads import thread_budget
+from tartan_fw.common import threads
+from tartan_fw.common.threads import cpu_ticks, thread_budget
 from tartan_fw.training.metrics import class_report, majority_baseline, trivial_result
 
 LABELS = ["a", "b", "c"]
@@ -136,14 +137,48 @@ def test_quiet_prints_the_summary_once_and_the_journal_still_fills_log_txt(tmp_p
     assert (out / "log.txt").read_text().count("multitask step") == 2
 
 
-def test_thread_budget_takes_omp_num_threads_else_the_free_cores_shared_by_the_jobs(monkeypatch) -> None:
+def test_cpu_ticks_count_the_given_cpus_lines_busy_all_but_idle_and_iowait() -> None:
+    stat = ("cpu  300 20 30 900 12 0 4 2 50 0\n"  # all CPUs together: not counted again
+            "cpu0 100 10 20 500 7 0 3 1 50 0\n"  # busy 100+10+20+0+3+1 (guest 50 is inside user)
+            "cpu1 200 10 10 400 5 0 1 1 0 0\n"
+            "cpu12 9 9 9 9 9 9 9 9 9 9\n"  # not this process's
+            "intr 910327 0 1\nctxt 811438\nbtime 1796193606\n\nprocs_running 5\n")
+    assert cpu_ticks(stat, {0}) == (134, 641)
+    assert cpu_ticks(stat, {0, 1}) == (134 + 222, 641 + 627)
+
+
+def fake_proc_stat(tmp_path: Path, monkeypatch, busy_share: list[float]) -> None:
+    """A /proc/stat whose CPU n is busy ``busy_share[n]`` of the 100 ticks between the two samples."""
+    def stat(ticks: int) -> str:
+        return "".join(f"cpu{n} {round(share * ticks)} 0 0 {round((1 - share) * ticks)} 0 0 0 0 0 0\n"
+                       for n, share in enumerate(busy_share))
+
+    path = tmp_path / "stat"
+    path.write_text(stat(1000))
+    monkeypatch.setattr(threads, "PROC_STAT", path)
+    monkeypatch.setattr(threads.time, "sleep", lambda seconds: path.write_text(stat(1100)))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(len(busy_share))))
+
+
+def test_thread_budget_takes_omp_num_threads_else_the_cores_idle_now_shared_by_the_jobs(tmp_path: Path,
+                                                                                       monkeypatch) -> None:
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert thread_budget() == 3 and thread_budget(jobs=2) == 3
     monkeypatch.delenv("OMP_NUM_THREADS")
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.0, 0.0))
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.0, 0.0, 0.0))  # a run that has just ended, not now's load
+    fake_proc_stat(tmp_path, monkeypatch, [0.0] * 7 + [0.2])
     assert thread_budget() == 8 and thread_budget(jobs=3) == 2 and thread_budget(jobs=16) == 1
-    monkeypatch.setattr(os, "getloadavg", lambda: (5.6, 0.0, 0.0))  # other work keeps about 6 cores busy
+    fake_proc_stat(tmp_path, monkeypatch, [1.0] * 5 + [0.3, 0.3, 0.0])  # other work keeps 5.6 cores busy
+    assert thread_budget() == 2
+    fake_proc_stat(tmp_path, monkeypatch, [1.0] * 8)
+    assert thread_budget() == 1
+
+
+def test_thread_budget_falls_back_to_the_load_average_without_proc_stat(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(threads, "PROC_STAT", tmp_path / "absent")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+    monkeypatch.setattr(os, "getloadavg", lambda: (5.6, 0.0, 0.0))
     assert thread_budget() == 2
     monkeypatch.setattr(os, "getloadavg", lambda: (30.0, 0.0, 0.0))
     assert thread_budget() == 1
