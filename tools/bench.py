@@ -5,7 +5,7 @@ from-scratch BERT, synthetic text, the real tasks and weighters), each configura
 subprocess so that peak-memory figures do not mix. Synthetic data: random pseudo-words, every text
 longer than ``--seq-len`` tokens, so every sequence is exactly ``--seq-len`` long.
 
-Two references run beside them on the same shapes and batches: ``hf_finetune``, the plain
+Two references run beside them on the same shapes and batches: ``finetune_vs_hf``, the plain
 Hugging Face loop (``BertForSequenceClassification``, AdamW, clipping), against which the
 fine-tune step should be no slower; and ``released_meta_k*``, META-TARTAN computed the way the
 authors' released code (ldery/TARTAN) does it: phi* fitted with a full body forward on each of
@@ -14,7 +14,15 @@ update summed parameter by parameter. ``meta_dev_passes`` times META's unavoidab
 (a forward without gradients of phi*'s fitting rows, a forward and backward of the scored rows),
 so the report shows META/MT's floor and the weighter's overhead above it.
 
-Time: median over ``--steps`` steps after ``--warmup`` steps (CUDA is synchronised around each).
+The goals' ratios are also taken in pairs (``finetune_vs_hf``; ``meta_vs_mt_k1``, ``meta_vs_mt_k2``
+outside ``--quick``): the two steps in turn in one process, both warmed up, on batches of the same
+shape, and the report gives the ratio's mean and standard error over the pairs. Timed in separate
+processes, the fine-tune / plain-loop ratio moved from 0.73x to 1.19x between runs on the busy
+development machine, more than the gap it measures; a pair shares the process, its allocator and
+the machine's load of the moment.
+
+Time: median over ``--steps`` steps after ``--warmup`` steps (CUDA is synchronised around each);
+``--steps`` pairs for the paired comparisons.
 Memory: on CUDA ``torch.cuda.max_memory_allocated`` over the steps; on CPU the process's peak
 resident set (``VmHWM`` in /proc/self/status, reset by writing 5 to /proc/self/clear_refs just
 before the first step), reported with its growth over the resident set before the first step
@@ -23,6 +31,7 @@ before the first step), reported with its growth over the resident set before th
     python tools/bench.py                          # small BERT on CPU (a few minutes on 2 cores)
     python tools/bench.py --model roberta-base --device cuda --json bench.json
     python tools/bench.py --baselines-only         # MT, GCS, PCGrad, uncertainty at K = 1, 2, 4
+    python tools/bench.py --paired-only --steps 10 # only the paired ratios of the goals
 """
 
 from __future__ import annotations
@@ -63,7 +72,7 @@ class Case:
     """One measured configuration: which tasks the step runs and how they are weighted."""
 
     name: str
-    tasks: str  # "end", "mlm", "end+mlm", or "hf" (the plain Hugging Face fine-tuning loop)
+    tasks: str  # "end", "mlm", "end+mlm"; or two steps in turn in one process, "finetune-vs-hf" or "meta-vs-mt"
     aux: int = 1
     weighter: str = "uniform"
     released: bool = False  # META-TARTAN in the released code's compute pattern
@@ -122,14 +131,10 @@ def experiment_config(args: argparse.Namespace, case: Case, data_root: Path) -> 
     }
 
 
-def measure(args: argparse.Namespace, case: Case, data_root: Path) -> dict[str, Any]:
-    """Build the experiment of ``case`` and time ``StageLoop.step``; runs inside the subprocess."""
+def build_loop(args: argparse.Namespace, case: Case, data_root: Path, device: torch.device) -> Any:
+    """The stage loop of ``case``'s experiment, training the tasks the case names."""
     from tartan_fw.experiment import training_loop
     from tartan_fw.training.stage import Stage
-
-    device = torch.device(args.device)
-    if case.tasks == "hf":
-        return measure_steps(args, hugging_face_step(args, device), device, tokens_per_step=args.batch_size * args.seq_len)
 
     def bench_stage(run: Any, stages: list[Stage]) -> Stage:
         if case.all_positions:
@@ -138,10 +143,22 @@ def measure(args: argparse.Namespace, case: Case, data_root: Path) -> dict[str, 
         tasks = {"end": [run.end_task], "mlm": run.aux_tasks, "end+mlm": [run.end_task, *run.aux_tasks]}[case.tasks]
         return replace(stages[0], name="bench", tasks=tasks)
 
-    loop = training_loop(experiment_config(args, case, data_root), data_root, device, bench_stage)
+    return training_loop(experiment_config(args, case, data_root), data_root, device, bench_stage)
+
+
+def case_step(loop: Any, case: Case) -> Any:
+    """What ``case`` times on ``loop``: the trainer's step, the released code's META step or META's dev passes."""
+    return ReleasedMetaStep(loop) if case.released else MetaDevPasses(loop) if case.dev_passes else loop.step
+
+
+def measure(args: argparse.Namespace, case: Case, data_root: Path) -> dict[str, Any]:
+    """Build the experiment of ``case`` and time its step; runs inside the subprocess."""
+    device = torch.device(args.device)
+    if case.tasks in ("finetune-vs-hf", "meta-vs-mt"):
+        return measure_pairs(args, paired_steps(args, case, data_root, device), device)
+    loop = build_loop(args, case, data_root, device)
     body, aux_tasks, tasks = loop.run.body, loop.run.aux_tasks, loop.tasks
-    step = ReleasedMetaStep(loop) if case.released else MetaDevPasses(loop) if case.dev_passes else loop.step
-    result = measure_steps(args, step, device)
+    result = measure_steps(args, case_step(loop, case), device)
     tokens = sum(loop.state.tokens.values()) / (args.warmup + args.steps)
     masked = sum(int(t.next_batch()["num_targets"]) for t in tasks if t in aux_tasks)
     result.update(tokens_per_s=tokens / result["step_s"], tokens_per_step=tokens, masked_per_step=masked,
@@ -150,25 +167,65 @@ def measure(args: argparse.Namespace, case: Case, data_root: Path) -> dict[str, 
     return result
 
 
-def measure_steps(args: argparse.Namespace, step: Any, device: torch.device, tokens_per_step: float = 0.0) -> dict[str, Any]:
+def timed(step: Any, n: int, device: torch.device) -> tuple[float, float]:
+    """Wall and CPU seconds of ``step(n)``, the device synchronised before and after."""
+    synchronize(device)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    step(n)
+    synchronize(device)
+    return time.perf_counter() - started, time.process_time() - cpu_started
+
+
+def measure_steps(args: argparse.Namespace, step: Any, device: torch.device) -> dict[str, Any]:
     """Median wall and CPU time of ``step(n)`` after warm-up, and peak memory over the steps."""
     memory = MemoryProbe(device)
-    times, cpu_times = [], []
-    for n in range(1, args.warmup + args.steps + 1):
-        memory.synchronize()
-        started, cpu_started = time.perf_counter(), time.process_time()
-        step(n)
-        memory.synchronize()
-        times.append(time.perf_counter() - started)
-        cpu_times.append(time.process_time() - cpu_started)
-    median = statistics.median(times[args.warmup :])
-    return {"step_s": median, "cpu_s": statistics.median(cpu_times[args.warmup :]), "times_s": times,
-            "tokens_per_s": tokens_per_step / median, "tokens_per_step": tokens_per_step, "masked_per_step": 0,
-            "model_tflops_per_s": 0.0, **memory.read()}
+    times, cpu_times = zip(*(timed(step, n, device) for n in range(1, args.warmup + args.steps + 1)))
+    return {"step_s": statistics.median(times[args.warmup :]), "cpu_s": statistics.median(cpu_times[args.warmup :]),
+            "times_s": list(times), **memory.read()}
 
 
-def hugging_face_step(args: argparse.Namespace, device: torch.device) -> Any:
-    """The plain Hugging Face loop of the fine-tune row's shape: forward, backward, clip, AdamW."""
+def paired_steps(args: argparse.Namespace, case: Case, data_root: Path, device: torch.device) -> dict[str, Any]:
+    """The two steps a paired case compares, the ratio's numerator first: the fine-tune step and the plain Hugging
+    Face loop, or META-TARTAN's step and MT-TARTAN's at K = ``case.aux`` (one config, so the same batches)."""
+    if case.tasks == "meta-vs-mt":
+        return {name: build_loop(args, Case(name, "end+mlm", aux=case.aux, weighter=weighter), data_root, device).step
+                for name, weighter in (("meta", "meta"), ("mt", "uniform"))}
+    loop = build_loop(args, Case("finetune", "end", aux=0), data_root, device)
+    return {"finetune": loop.step, "hf": hugging_face_step(args, device, first_batch(loop.run.end_task, args))}
+
+
+def measure_pairs(args: argparse.Namespace, steps: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """Two steps in turn in one process, ``--steps`` pairs after ``--warmup`` steps of each, and each pair's ratio
+    (first step / second) by wall and CPU time.
+
+    The pair's order alternates (A B, B A, A B, ...): neither step always meets the allocator and caches
+    the other left behind.
+    """
+    names = list(steps)
+    for n in range(1, args.warmup + 1):
+        for step in steps.values():
+            step(n)
+    clocks: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    for pair in range(args.steps):
+        for name in names if pair % 2 == 0 else names[::-1]:
+            clocks[name].append(timed(steps[name], args.warmup + 1 + pair, device))
+    result: dict[str, Any] = {"pairs": args.steps, "steps": names}
+    for index, clock in enumerate(CLOCK_NAMES.values()):  # timed's order: wall, CPU
+        ratios = [a[index] / b[index] for a, b in zip(*clocks.values())]
+        error = statistics.stdev(ratios) / len(ratios) ** 0.5 if len(ratios) > 1 else float("nan")
+        result[clock] = {"ratios": ratios, "mean": statistics.mean(ratios), "se": error,
+                         **{f"{name}_s": [c[index] for c in clocks[name]] for name in names}}
+    return result
+
+
+def first_batch(end_task: Any, args: argparse.Namespace) -> dict[str, torch.Tensor]:
+    """The end-task's first ``--batch-size`` training rows: the plain loop's batch, of the fine-tune step's data."""
+    return end_task.collate(torch.arange(args.batch_size))
+
+
+def hugging_face_step(args: argparse.Namespace, device: torch.device, batch: dict[str, torch.Tensor]) -> Any:
+    """The plain Hugging Face loop of the fine-tune row's shape on ``batch``, every step: forward, backward,
+    clip, AdamW."""
     from transformers import BertConfig, BertForSequenceClassification
 
     shape = MODELS[args.model]
@@ -180,9 +237,7 @@ def hugging_face_step(args: argparse.Namespace, device: torch.device) -> Any:
     model = BertForSequenceClassification(config).to(device).train()
     fused = {"fused": True} if device.type == "cuda" else {}
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01, **fused)
-    inputs = torch.randint(5, shape["vocab_size"], (args.batch_size, args.seq_len), device=device)
-    mask = torch.ones_like(inputs)
-    labels = torch.randint(0, NUM_LABELS, (args.batch_size,), device=device)
+    inputs, mask, labels = (batch[key].to(device) for key in ("input_ids", "attention_mask", "labels"))
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
 
     def step(_: int) -> None:
@@ -329,20 +384,21 @@ class MemoryProbe:
     def __init__(self, device: torch.device) -> None:
         self.cuda = device.type == "cuda"
         if self.cuda:
-            torch.cuda.synchronize()
+            synchronize(device)
             self.before = torch.cuda.memory_allocated()
             torch.cuda.reset_peak_memory_stats()
         else:
             self.before = _status_kb("VmRSS") * 1024
             Path("/proc/self/clear_refs").write_text("5")
 
-    def synchronize(self) -> None:
-        if self.cuda:
-            torch.cuda.synchronize()
-
     def read(self) -> dict[str, float]:
         peak = torch.cuda.max_memory_allocated() if self.cuda else _status_kb("VmHWM") * 1024
         return {"peak_mb": peak / 2**20, "peak_growth_mb": (peak - self.before) / 2**20}
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def _status_kb(key: str) -> int:
@@ -380,18 +436,21 @@ def baseline_report(results: dict[str, dict[str, Any]], clocks: list[str], summa
 def cases(args: argparse.Namespace) -> list[Case]:
     if args.baselines_only:
         return [Case(f"mt_k{k}", "end+mlm", aux=k) for k in (1, 2, 4)] + baseline_cases()
-    chosen = [Case("hf_finetune", "hf", aux=0), Case("finetune", "end", aux=0), Case("mlm", "mlm")]
+    pairs = [Case("finetune_vs_hf", "finetune-vs-hf", aux=0)]
+    pairs += [Case(f"meta_vs_mt_k{k}", "meta-vs-mt", aux=k) for k in (1, 2)]  # the K with META/MT goals
+    if args.paired_only:
+        return pairs
+    chosen = [pairs[0], Case("finetune", "end", aux=0), Case("mlm", "mlm")]
     for k in (1, 2) if args.quick else (1, 2, 4):
         chosen += [Case(f"mt_k{k}", "end+mlm", aux=k), Case(f"meta_k{k}", "end+mlm", aux=k, weighter="meta"),
                    Case(f"released_meta_k{k}", "end+mlm", aux=k, weighter="meta", released=True)]
     chosen.append(Case("meta_dev_passes", "end", aux=0, weighter="meta", dev_passes=True))
-    chosen.append(Case("hf_finetune_again", "hf", aux=0))  # the reference before and after: drift shows
     if not args.quick:
         for p in args.mask_probabilities:
             if p != 0.15:
                 chosen.append(Case(f"mlm_p{p}", "mlm", mask_probability=p))
             chosen.append(Case(f"mlm_all_p{p}", "mlm", mask_probability=p, all_positions=True))
-        chosen += baseline_cases()
+        chosen += pairs[1:] + baseline_cases()
     return chosen
 
 
@@ -403,6 +462,10 @@ def run_case(args: argparse.Namespace, case: Case, data_root: Path, cache: Path)
     if done.returncode != 0:
         raise SystemExit(f"{case.name} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+PAIRED_GOALS = (("finetune_vs_hf", "finetune / hf_finetune", 1.0), ("meta_vs_mt_k1", "META / MT, K=1", 1.5),
+                ("meta_vs_mt_k2", "META / MT, K=2", 1.35))
 
 
 def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -417,9 +480,11 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict
           f"threads {args.threads or 'default'}, median of {args.steps} steps after {args.warmup} warmup; "
           f"META: phi* fitted on {meta_batch} dev examples, meta-gradient on {dev_batch} others")
     peak = peak_tflops(args)
-    print(f"\n{'configuration':<16}{'wall ms':>10}{'cpu ms':>10}{'tokens/s':>10}{'masked':>8}{'peak MB':>9}{'growth MB':>11}"
-          f"{'TFLOP/s':>9}{'MFU %':>7}")
-    for name, r in results.items():
+    rows = {name: r for name, r in results.items() if "pairs" not in r}  # paired comparisons have their own lines
+    if rows:
+        print(f"\n{'configuration':<16}{'wall ms':>10}{'cpu ms':>10}{'tokens/s':>10}{'masked':>8}{'peak MB':>9}"
+              f"{'growth MB':>11}{'TFLOP/s':>9}{'MFU %':>7}")
+    for name, r in rows.items():
         mfu = f"{100 * r['model_tflops_per_s'] / peak:>7.1f}" if peak else f"{'-':>7}"
         print(f"{name:<16}{r['step_s'] * 1e3:>10.1f}{r['cpu_s'] * 1e3:>10.1f}{r['tokens_per_s']:>10.0f}"
               f"{r['masked_per_step']:>8}{r['peak_mb']:>9.0f}{r['peak_growth_mb']:>11.0f}{r['model_tflops_per_s']:>9.3f}{mfu}")
@@ -437,10 +502,21 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict
     if args.baselines_only:
         return summary
     print()
+    names = [CLOCK_NAMES[c] for c in clocks]
+    for name, label, goal in PAIRED_GOALS:
+        if name in results:
+            paired = results[name]
+            summary[f"{label}, paired"] = {c: {"mean": paired[c]["mean"], "se": paired[c]["se"]} for c in names}
+            medians = ", ".join(f"{c} " + " / ".join(f"{statistics.median(paired[c][f'{step}_s']) * 1e3:.0f}"
+                                                     for step in paired["steps"]) for c in names)
+            print(f"{label + ', paired':<32}" + ", ".join(f"{c} {paired[c]['mean']:.3f} ± {paired[c]['se']:.3f}"
+                                                          for c in names)
+                  + f"   (goal <= {goal}; mean ± s.e. over {paired['pairs']} pairs in one process; median ms "
+                  + f"{' / '.join(paired['steps'])}: {medians})")
+    if args.paired_only:
+        return summary
     for k in (1, 2):
         ratio(f"MT / (finetune + {k} MLM), K={k}", [f"mt_k{k}"], ["finetune"] + ["mlm"] * k, 1.1)
-    for reference in ("hf_finetune", "hf_finetune_again"):  # measured before and after the others
-        ratio(f"finetune / {reference}", ["finetune"], [reference], 1.0)
     ks = (1, 2, 4) if "meta_k4" in results else (1, 2)
     for k in ks:
         ratio(f"META / MT, K={k}", [f"meta_k{k}"], [f"mt_k{k}"], {1: 1.5, 2: 1.35}.get(k))
@@ -488,6 +564,9 @@ def parse(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--mask-probabilities", type=float, nargs="+", default=[0.05, 0.15, 0.5])
     parser.add_argument("--quick", action="store_true", help="only the step-time ratios")
     parser.add_argument("--baselines-only", action="store_true", help="only MT and the GCS, PCGrad and uncertainty rows")
+    parser.add_argument("--paired-only", action="store_true", help="only the paired comparisons, each two steps in turn "
+                        "in one process (--steps pairs): fine-tune against the plain Hugging Face loop, META against "
+                        "MT at K = 1, 2")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--peak-tflops", type=float, help="the device's peak TFLOP/s for the MFU column "
                         "(default: the datasheet bf16 peak of known GPUs)")
@@ -521,8 +600,9 @@ def main() -> None:
         write_data(data_root, MODELS[args.model]["vocab_size"], args.seq_len)
         results = {}
         for case in cases(args):
-            results[case.name] = run_case(args, case, data_root, cache)
-            print(f"{case.name}: {results[case.name]['step_s'] * 1e3:.1f} ms/step", file=sys.stderr, flush=True)
+            r = results[case.name] = run_case(args, case, data_root, cache)
+            done = f"cpu ratio {r['cpu']['mean']:.3f}" if "pairs" in r else f"{r['step_s'] * 1e3:.1f} ms/step"
+            print(f"{case.name}: {done}", file=sys.stderr, flush=True)
     summary = report(args, results)
     print(f"\ntotal bench time {time.perf_counter() - started:.0f} s")
     if args.json:
