@@ -93,8 +93,11 @@ def meta_report(names: list[str], tables: dict[str, list[Any]], faults: dict[str
     """META minus MT minus the dev passes, by operator; META's phases; page faults per step."""
     mt, meta, passes = names
     rounds = len(tables[mt])
-    totals = {name: sum((self_ms(t)[0] for t in tables[name]), Counter()) for name in names}
-    calls = {name: sum((self_ms(t)[1] for t in tables[name]), Counter()) for name in names}
+    totals, calls = {}, {}
+    for name in names:
+        per_table = [self_ms(t) for t in tables[name]]
+        totals[name] = sum((ms for ms, _ in per_table), Counter())
+        calls[name] = sum((count for _, count in per_table), Counter())
     per = {name: {op: ms / rounds for op, ms in totals[name].items()} for name in names}
     whole = {name: sum(per[name].values()) for name in names}
     excess = whole[meta] - whole[mt] - whole[passes]
