@@ -156,7 +156,8 @@ def fake_proc_stat(tmp_path: Path, monkeypatch, busy_share: list[float]) -> None
     path = tmp_path / "stat"
     path.write_text(stat(1000))
     monkeypatch.setattr(threads, "PROC_STAT", path)
-    monkeypatch.setattr(threads.time, "sleep", lambda seconds: path.write_text(stat(1100)))
+    monkeypatch.setattr(threads, "sleep", lambda seconds: path.write_text(stat(1100)))
+    monkeypatch.setattr(threads, "CGROUP_CPU_MAX", tmp_path / "no-cgroup")
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(len(busy_share))))
 
 
@@ -174,9 +175,22 @@ def test_thread_budget_takes_omp_num_threads_else_the_cores_idle_now_shared_by_t
     assert thread_budget() == 1
 
 
+def test_thread_budget_keeps_within_the_containers_cpu_quota(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    fake_proc_stat(tmp_path, monkeypatch, [0.0] * 8)  # eight idle cores in the affinity mask
+    cpu_max = tmp_path / "cpu.max"
+    monkeypatch.setattr(threads, "CGROUP_CPU_MAX", cpu_max)
+    for line, budget in [("max 100000", 8), ("250000 100000", 2), ("50000 100000", 1), ("garbled", 8)]:
+        cpu_max.write_text(line + "\n")
+        assert thread_budget() == budget, line
+    cpu_max.write_text("400000 100000\n")
+    assert thread_budget(jobs=2) == 2
+
+
 def test_thread_budget_falls_back_to_the_load_average_without_proc_stat(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(threads, "PROC_STAT", tmp_path / "absent")
+    monkeypatch.setattr(threads, "CGROUP_CPU_MAX", tmp_path / "no-cgroup")
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
     monkeypatch.setattr(os, "getloadavg", lambda: (5.6, 0.0, 0.0))
     assert thread_budget() == 2

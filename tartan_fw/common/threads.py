@@ -3,7 +3,8 @@
 torch starts one intra-op thread per core whatever else runs; on a busy machine the threads spin
 against each other and every run slows down many times over. The budget is the cores this process
 may use that are not busy now, divided among the jobs started together, at least one;
-``OMP_NUM_THREADS``, when set, is the user's choice and wins. "Busy now" is the non-idle share of
+``OMP_NUM_THREADS``, when set, is the user's choice and wins. A container's CPU quota (cgroup
+``cpu.max``) caps the cores too: affinity may list every core of the host while the quota allows two. "Busy now" is the non-idle share of
 those cores' time in /proc/stat over a short sample: the 1-minute load average lags, so a run started
 just after another ended would see the old load. Where there is no /proc/stat (not Linux) the load
 average has to do.
@@ -11,12 +12,14 @@ average has to do.
 
 from __future__ import annotations
 
+import math
 import os
-import time
 from pathlib import Path
+from time import sleep
 from typing import Collection
 
 PROC_STAT = Path("/proc/stat")
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "<quota> <period>" or "max <period>"
 # 25 ticks per core at Linux's usual USER_HZ of 100 (4% resolution); short beside a run's start-up.
 SAMPLE_SECONDS = 0.25
 
@@ -27,6 +30,15 @@ def usable_cpus() -> set[int]:
         return os.sched_getaffinity(0)
     except AttributeError:  # not on Linux
         return set(range(os.cpu_count() or 1))
+
+
+def cpu_quota() -> float | None:
+    """Cores' worth of CPU time this process's cgroup allows, or None where there is no quota."""
+    try:
+        quota, period = CGROUP_CPU_MAX.read_text().split()
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):  # no cgroup v2 here, or a line this does not know
+        return None
 
 
 def cpu_ticks(stat: str, cpus: Collection[int]) -> tuple[int, int]:
@@ -47,7 +59,7 @@ def busy_cores(cpus: Collection[int]) -> float:
     if not PROC_STAT.exists():
         return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     busy, total = cpu_ticks(PROC_STAT.read_text(), cpus)
-    time.sleep(SAMPLE_SECONDS)
+    sleep(SAMPLE_SECONDS)
     busy_after, total_after = cpu_ticks(PROC_STAT.read_text(), cpus)
     return len(cpus) * (busy_after - busy) / max(1, total_after - total)
 
@@ -58,4 +70,7 @@ def thread_budget(jobs: int = 1) -> int:
         return max(1, int(os.environ["OMP_NUM_THREADS"]))
     cpus = usable_cpus()
     free = max(1, min(len(cpus), round(len(cpus) - busy_cores(cpus))))
+    quota = cpu_quota()
+    if quota is not None:
+        free = min(free, max(1, math.floor(quota)))
     return max(1, free // jobs)
