@@ -78,6 +78,14 @@ def test_fetch_command_writes_the_splits_and_derives_train_txt(tmp_path: Path, r
     assert [Path(line).name for line in result.output.split()] == ["train.jsonl", "dev.jsonl", "test.jsonl", "train.txt"]
 
 
+def test_fetch_refuses_config_options_without_an_experiment_file(tmp_path: Path) -> None:
+    for option in (["--ext-var", "steps=10"], ["-o", "trainer.lr=0.1"], ["--overrides", "{}"]):
+        result = CliRunner().invoke(cli, ["data", "fetch", "citation_intent", "--to", str(tmp_path / "data"), *option])
+        assert result.exit_code != 0
+        assert "none of citation_intent is one" in result.output and "drop them" in result.output
+    assert not (tmp_path / "data").exists()
+
+
 def test_fetch_keeps_files_already_there(tmp_path: Path, release: str) -> None:
     folder = tmp_path / "data" / "citation_intent"
     folder.mkdir(parents=True)
