@@ -218,7 +218,7 @@ def fetch(obj: dict, targets: tuple[str, ...], target: str | None, ext_var: tupl
     from tartan_fw.data.root import TASKS, DataRoot, fetch_task
     from tartan_fw.pipeline import data_needs, validate_config
 
-    if (ext_var or override or overrides) and not any(Path(name).is_file() for name in targets):
+    if (ext_var or override or overrides) and not any(name not in TASKS and Path(name).is_file() for name in targets):
         raise TartanError("--ext-var, -o and --overrides set values in an experiment file, and none of "
                           f"{', '.join(targets)} is one; drop them, or name the experiment file to fetch for")
     data_progress(True)

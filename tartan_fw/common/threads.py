@@ -3,11 +3,11 @@
 torch starts one intra-op thread per core whatever else runs; on a busy machine the threads spin
 against each other and every run slows down many times over. The budget is the cores this process
 may use that are not busy now, divided among the jobs started together, at least one;
-``OMP_NUM_THREADS``, when set, is the user's choice and wins. A container's CPU quota (cgroup
-``cpu.max``) caps the cores too: affinity may list every core of the host while the quota allows two. "Busy now" is the non-idle share of
+``OMP_NUM_THREADS``, when set, is the user's choice and wins. "Busy now" is the non-idle share of
 those cores' time in /proc/stat over a short sample: the 1-minute load average lags, so a run started
 just after another ended would see the old load. Where there is no /proc/stat (not Linux) the load
-average has to do.
+average has to do. A container's CPU quota (cgroup ``cpu.max``) bounds the cores too: the affinity
+mask may list every core of the host while the quota allows two.
 """
 
 from __future__ import annotations
@@ -69,8 +69,7 @@ def thread_budget(jobs: int = 1) -> int:
     if os.environ.get("OMP_NUM_THREADS", "").isdigit():
         return max(1, int(os.environ["OMP_NUM_THREADS"]))
     cpus = usable_cpus()
-    free = max(1, min(len(cpus), round(len(cpus) - busy_cores(cpus))))
     quota = cpu_quota()
-    if quota is not None:
-        free = min(free, max(1, math.floor(quota)))
+    cores = len(cpus) if quota is None else min(len(cpus), math.floor(quota))
+    free = max(1, min(cores, round(len(cpus) - busy_cores(cpus))))
     return max(1, free // jobs)
