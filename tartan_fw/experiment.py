@@ -34,6 +34,7 @@ from tartan_fw.training.compute import training_compute
 from tartan_fw.training.distributed import data_parallel
 from tartan_fw.training.logging import RunLogFile, RunLogger, TensorBoardLogger, journal
 from tartan_fw.training.metrics import trivial_result
+from tartan_fw.training.precision import precision_name, resolve_precision
 from tartan_fw.training.results import RunMetrics
 from tartan_fw.training.stage import Stage
 from tartan_fw.training.trainer import Run, StageLoop, TartanTrainer, Trainer
@@ -204,15 +205,18 @@ def run_experiment(
             logger = TensorBoardLogger(files.tensorboard, config, purge_step)
         for target, handler in handlers:
             logging.getLogger(target).addHandler(handler)
-        journal.info("%s %s: %s; seed %d, device %s, %d CPU threads", "resuming" if resume else "starting", directory,
-                     config.get("description") or "experiment", experiment.seed, parallel.device, torch.get_num_threads())
+        precision = resolve_precision(experiment.trainer.precision, parallel.device)
+        journal.info("%s %s: %s; seed %d, device %s, %d CPU threads, %s", "resuming" if resume else "starting",
+                     directory, config.get("description") or "experiment", experiment.seed, parallel.device,
+                     torch.get_num_threads(), precision_name(precision))
         terminal = sys.stdout.isatty()
         run = Run(body, end_task, aux_tasks, experiment.weighter, directory, parallel.device,
-                  experiment.seed, logger, show_progress and terminal and parallel.is_main, parallel, resume)
+                  experiment.seed, logger, show_progress and terminal and parallel.is_main, parallel, resume, precision)
         with _resume_hint(directory):
             try:
                 metrics = experiment.trainer.fit(run)
                 metrics.compute = training_compute(body, run.tasks, metrics)
+                metrics.precision = precision_name(precision)
                 if metrics.test:
                     warning = trivial_result(metrics.to_dict())
                     metrics.warnings = [warning] if warning else []
@@ -311,7 +315,8 @@ def training_loop(
     """
     experiment = build(Experiment, config)
     body, end_task, aux_tasks = prepare(experiment, device)
-    run = Run(body, end_task, aux_tasks, experiment.weighter, directory, device, experiment.seed, show_progress=False)
+    run = Run(body, end_task, aux_tasks, experiment.weighter, directory, device, experiment.seed, show_progress=False,
+              precision=resolve_precision(experiment.trainer.precision, device))
     trainer = experiment.trainer
     if not isinstance(trainer, TartanTrainer):
         raise TartanError(f"trainer: {type(trainer).__name__} has no stage loop to drive step by step")
@@ -332,7 +337,8 @@ def load_run(directory: Path, device: torch.device, include: Iterable[str] = (),
     root = run_data_root(directory, data_root, experiment.data_root)
     experiment.data_root = str(root) if root else None
     body, end_task, _ = prepare(experiment, device, with_aux=False)
-    run = Run(body, end_task, [], experiment.weighter, directory, device, experiment.seed, show_progress=False)
+    run = Run(body, end_task, [], experiment.weighter, directory, device, experiment.seed, show_progress=False,
+              precision=resolve_precision(experiment.trainer.precision, device))
     load_end_task_model(body, end_task.head, run.best_path)
     return run
 

@@ -26,13 +26,17 @@ from tartan_fw.training.trainer import StageLoop
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
-    """Multitask steps 1-4, then fine-tuning steps 5-6, a checkpoint every other step; run once, uninterrupted."""
+@pytest.fixture(scope="module", params=["fp32", "bf16"])
+def reference(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> tuple[dict[str, Any], Path]:
+    """Multitask steps 1-4, then fine-tuning steps 5-6, a checkpoint every other step; run once, uninterrupted.
+
+    In both precisions: bf16 autocast must resume as exactly as fp32 (its casts are deterministic too).
+    """
     root = tmp_path_factory.mktemp("resume")
     write_tiny_task(root / "data")
     finetune = {"max_steps": 2, "eval_every": 1, "body_lr": 1e-3, "head_lr": 1e-3}
-    config = tiny_config(root / "data", max_steps=4, eval_every=2, checkpoint_every=2, finetune=finetune)
+    config = tiny_config(root / "data", max_steps=4, eval_every=2, checkpoint_every=2, finetune=finetune,
+                         precision=request.param)
     with pytest.MonkeyPatch.context() as patch:  # the cache the function-scoped fixtures use
         patch.setenv("TARTAN_CACHE", os.environ.get("TARTAN_CACHE", str(tmp_path_factory.getbasetemp() / "cache")))
         run_experiment(config, root / "reference", CPU, show_progress=False)

@@ -84,7 +84,7 @@ def test_a_run_reports_its_baseline_and_classes_and_a_batch_job_gets_plain_lines
     assert len(progress) == 2
     assert re.search(r"multitask step 2/4 \| loss tiny \d+\.\d{3} \(w 0\.500\) tapt \d+\.\d{3} \(w 0\.500\) \| "
                      r"dev macro_f1 \d\.\d{4} \(best \d\.\d{4} at step 2\) \| elapsed \d+s, remaining ~\d+s", progress[0])
-    assert any(line.endswith("CPU threads") and "starting" in line for line in lines)
+    assert any(line.endswith("CPU threads, fp32") and "starting" in line for line in lines)
     assert any(re.search(r"step 4: dev micro_f1 \S+ macro_f1 \S+ accuracy \S+$", line) for line in lines)
     assert any("majority-class baseline (always 'background')" in line for line in lines)
     assert any(line.split(" ", 1)[1].startswith("gold \\ predicted  precision  recall") for line in lines)

@@ -46,7 +46,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
@@ -55,11 +54,15 @@ import torch
 
 from tartan_fw.data.batching import to_device
 from tartan_fw.models.heads.masked_lm import MaskedLMHead
+from tartan_fw.training.precision import autocast, resolve_precision
 from tartan_fw.weighters import MetaWeighter
 
 MODELS = {
     "small": {"hidden_size": 256, "num_layers": 4, "num_heads": 4, "intermediate_size": 1024, "vocab_size": 8000,
               "seq_len": 128},
+    # all-MiniLM-L6-v2's shape (the quickstart's encoder) at the quickstart's 64 tokens
+    "minilm": {"hidden_size": 384, "num_layers": 6, "num_heads": 12, "intermediate_size": 1536, "vocab_size": 30522,
+               "seq_len": 64},
     "roberta-base": {"hidden_size": 768, "num_layers": 12, "num_heads": 12, "intermediate_size": 3072,
                      "vocab_size": 50265, "seq_len": 256},
 }
@@ -79,6 +82,8 @@ class Case:
     dev_passes: bool = False  # only META-TARTAN's unavoidable extra passes over dev rows
     mask_probability: float = 0.15
     all_positions: bool = False
+    precision: str = ""  # the trainer's precision; "": --precision
+    bf16_vs_fp32: bool = False  # this configuration's step in bf16 and in fp32 in turn, in one process
 
 
 # ---------------------------------------------------------------- synthetic data
@@ -127,7 +132,7 @@ def experiment_config(args: argparse.Namespace, case: Case, data_root: Path) -> 
         "end_task": {"type": "classification", "dataset": "bench", "batch_size": args.batch_size},
         "aux_tasks": aux,
         "weighter": weighter,
-        "trainer": {"type": "tartan", "max_steps": 1_000_000},
+        "trainer": {"type": "tartan", "max_steps": 1_000_000, "precision": case.precision or args.precision},
     }
 
 
@@ -154,7 +159,7 @@ def case_step(loop: Any, case: Case) -> Any:
 def measure(args: argparse.Namespace, case: Case, data_root: Path) -> dict[str, Any]:
     """Build the experiment of ``case`` and time its step; runs inside the subprocess."""
     device = torch.device(args.device)
-    if case.tasks in ("finetune-vs-hf", "meta-vs-mt"):
+    if case.tasks in ("finetune-vs-hf", "meta-vs-mt") or case.bf16_vs_fp32:
         return measure_pairs(args, paired_steps(args, case, data_root, device), device)
     loop = build_loop(args, case, data_root, device)
     body, aux_tasks, tasks = loop.run.body, loop.run.aux_tasks, loop.tasks
@@ -186,7 +191,11 @@ def measure_steps(args: argparse.Namespace, step: Any, device: torch.device) -> 
 
 def paired_steps(args: argparse.Namespace, case: Case, data_root: Path, device: torch.device) -> dict[str, Any]:
     """The two steps a paired case compares, the ratio's numerator first: the fine-tune step and the plain Hugging
-    Face loop, or META-TARTAN's step and MT-TARTAN's at K = ``case.aux`` (one config, so the same batches)."""
+    Face loop, META-TARTAN's step and MT-TARTAN's at K = ``case.aux``, or one configuration's step in bf16 and
+    in fp32 (one config each, so the same batches)."""
+    if case.bf16_vs_fp32:
+        return {precision: build_loop(args, replace(case, precision=precision, bf16_vs_fp32=False), data_root,
+                                      device).step for precision in ("bf16", "fp32")}
     if case.tasks == "meta-vs-mt":
         return {name: build_loop(args, Case(name, "end+mlm", aux=case.aux, weighter=weighter), data_root, device).step
                 for name, weighter in (("meta", "meta"), ("mt", "uniform"))}
@@ -238,10 +247,10 @@ def hugging_face_step(args: argparse.Namespace, device: torch.device, batch: dic
     fused = {"fused": True} if device.type == "cuda" else {}
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01, **fused)
     inputs, mask, labels = (batch[key].to(device) for key in ("input_ids", "attention_mask", "labels"))
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+    precision = resolve_precision(args.precision, device)  # as the Run computes
 
     def step(_: int) -> None:
-        with autocast:
+        with autocast(device, precision):
             loss = model(input_ids=inputs, attention_mask=mask, labels=labels).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -433,7 +442,28 @@ def baseline_report(results: dict[str, dict[str, Any]], clocks: list[str], summa
             + f", {r['peak_growth_mb']} MB" for k, r in rows.items()))
 
 
+def precision_cases() -> list[Case]:
+    """Fine-tune, MT and META at K = 1, 2, each step in bf16 against fp32."""
+    chosen = [Case("finetune", "end", aux=0)]
+    chosen += [Case(f"{name}_k{k}", "end+mlm", aux=k, weighter=weighter)
+               for name, weighter in (("mt", "uniform"), ("meta", "meta")) for k in (1, 2)]
+    return [replace(case, name=f"bf16_vs_fp32_{case.name}", bf16_vs_fp32=True) for case in chosen]
+
+
+def precision_report(results: dict[str, dict[str, Any]], summary: dict[str, Any]) -> None:
+    """Each configuration's bf16 / fp32 step-time ratio (mean ± s.e. over the pairs) and its medians."""
+    print("\nbf16 / fp32 step time, mean ± s.e. over pairs in one process (median ms bf16 / fp32):")
+    for name, paired in results.items():
+        summary[name] = {c: {"mean": paired[c]["mean"], "se": paired[c]["se"]} for c in CLOCK_NAMES.values()}
+        print(f"  {name.removeprefix('bf16_vs_fp32_'):<10}" + "; ".join(
+            f"{c} {paired[c]['mean']:.3f} ± {paired[c]['se']:.3f} ("
+            + " / ".join(f"{statistics.median(paired[c][f'{p}_s']) * 1e3:.0f}" for p in ("bf16", "fp32")) + ")"
+            for c in CLOCK_NAMES.values()))
+
+
 def cases(args: argparse.Namespace) -> list[Case]:
+    if args.precision_pairs:
+        return precision_cases()
     if args.baselines_only:
         return [Case(f"mt_k{k}", "end+mlm", aux=k) for k in (1, 2, 4)] + baseline_cases()
     pairs = [Case("finetune_vs_hf", "finetune-vs-hf", aux=0)]
@@ -497,6 +527,9 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> dict
         print(f"{label:<32}{shown}" + (f"   (goal <= {goal})" if goal else ""))
 
     summary: dict[str, Any] = {}
+    if args.precision_pairs:
+        precision_report(results, summary)
+        return summary
     if "gcs_k4" in results:
         baseline_report(results, clocks, summary)
     if args.baselines_only:
@@ -567,6 +600,10 @@ def parse(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--paired-only", action="store_true", help="only the paired comparisons, each two steps in turn "
                         "in one process (--steps pairs): fine-tune against the plain Hugging Face loop, META against "
                         "MT at K = 1, 2")
+    parser.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
+                        help="the trainer's precision in every configuration (default auto)")
+    parser.add_argument("--precision-pairs", action="store_true", help="only fine-tune, MT and META at K = 1, 2, each "
+                        "step in bf16 and in fp32 in turn in one process (--steps pairs)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--peak-tflops", type=float, help="the device's peak TFLOP/s for the MFU column "
                         "(default: the datasheet bf16 peak of known GPUs)")
@@ -575,7 +612,8 @@ def parse(argv: Optional[list[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.seq_len = args.seq_len or MODELS[args.model]["seq_len"]
     args.forwarded = ["--model", args.model, "--device", args.device, "--batch-size", str(args.batch_size),
-                      "--seq-len", str(args.seq_len), "--steps", str(args.steps), "--warmup", str(args.warmup)]
+                      "--seq-len", str(args.seq_len), "--steps", str(args.steps), "--warmup", str(args.warmup),
+                      "--precision", args.precision]
     for flag, value in (("--dev-batch-size", args.dev_batch_size), ("--meta-batch-size", args.meta_batch_size)):
         if value:
             args.forwarded += [flag, str(value)]

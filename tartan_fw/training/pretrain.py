@@ -11,6 +11,7 @@ from tartan_fw.errors import ConfigurationError
 from tartan_fw.models.heads import MaskedLMHead
 from tartan_fw.training.body_weights import save_body
 from tartan_fw.training.callbacks import Callback
+from tartan_fw.training.precision import Precision
 from tartan_fw.training.results import RunMetrics
 from tartan_fw.training.stage import Stage
 from tartan_fw.training.trainer import CheckpointEvery, GradNorm, Run, TartanTrainer, Trainer
@@ -30,7 +31,7 @@ class PretrainTrainer(TartanTrainer):
         max_steps: optimisation steps.
         lr: peak learning rate of the body and the masked-LM heads (linear warmup, then decay).
         weight_decay, warmup_fraction, max_grad_norm, accumulation_steps, log_every, checkpoint_every,
-            max_nonfinite_steps, compile, callbacks: as in ``tartan``.
+            max_nonfinite_steps, compile, precision, callbacks: as in ``tartan``.
     """
 
     def __init__(
@@ -45,13 +46,14 @@ class PretrainTrainer(TartanTrainer):
         checkpoint_every: Optional[CheckpointEvery] = 500,
         max_nonfinite_steps: PositiveInt = 5,
         compile: bool = False,
+        precision: Precision = "auto",
         callbacks: Optional[List[Lazy[Callback]]] = None,
     ) -> None:
         super().__init__(
             max_steps=max_steps, body_lr=lr, head_lr=lr, weight_decay=weight_decay, warmup_fraction=warmup_fraction,
             max_grad_norm=max_grad_norm, accumulation_steps=accumulation_steps, log_every=log_every,
             checkpoint_every=checkpoint_every, max_nonfinite_steps=max_nonfinite_steps, compile=compile,
-            callbacks=callbacks,
+            precision=precision, callbacks=callbacks,
         )
         self.schedule = dataclasses.replace(self.schedule, eval_every=None, patience=None)
 

@@ -80,6 +80,7 @@ class RunMetrics:
     dev_report: dict[str, Any] = field(default_factory=dict)  # per-class scores and confusion matrix
     test_report: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    precision: Optional[str] = None  # what the passes computed in, 'bf16' or 'fp32'; None: not recorded
 
     def to_dict(self) -> dict[str, Any]:
         """The ``metrics.json`` layout (``pipeline`` only for pipelines)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import signal
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Callable, ClassVar, List, Optional
@@ -33,6 +32,7 @@ from tartan_fw.training.distributed import DataParallel
 from tartan_fw.training.flat import FlatParameters, unique_parameters
 from tartan_fw.training.logging import RunLogger
 from tartan_fw.training.metrics import class_report, classification_metrics, majority_baseline
+from tartan_fw.training.precision import Precision, autocast
 from tartan_fw.training.results import RunMetrics, StageResult
 from tartan_fw.training.stage import LoopSettings, Schedule, Stage, check_epochs
 from tartan_fw.weighters import TaskGradient, UniformWeighter, Weighter, WeighterContext
@@ -61,6 +61,7 @@ class Run:
     show_progress: bool = True
     parallel: DataParallel = field(default_factory=DataParallel)  # this process among torchrun's
     resume: bool = False  # continue from ``checkpoint`` when there is one
+    precision: Optional[torch.dtype] = None  # the autocast dtype (training/precision.py); None: fp32
 
     @property
     def tasks(self) -> list[Task]:
@@ -83,9 +84,7 @@ class Run:
         load_end_task_model(self.body, self.end_task.head, self.best_path)
 
     def autocast(self) -> Any:
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return nullcontext()
+        return autocast(self.device, self.precision)
 
     def evaluate(self, split: str) -> EvaluationResult:
         """Rank 0 evaluates and shares the result, so every rank takes the same decisions on it."""
@@ -123,8 +122,11 @@ class FinetuneStage:
 
 
 class Trainer(Registrable):
+    """Trains a ``Run``; ``precision`` (``training/precision.py``) is what the experiment builds the run with."""
+
     family: ClassVar[str] = "trainer"
     default_implementation: ClassVar[Optional[str]] = "tartan"
+    precision: Precision = "fp32"
 
     def fit(self, run: Run) -> RunMetrics:
         raise NotImplementedError
@@ -180,6 +182,9 @@ class TartanTrainer(Trainer):
             stop the run.
         compile: ``torch.compile`` the body for training (worth it on GPUs, for long runs: the
             first steps pay the compilation, and a second sequence length recompiles once, dynamic).
+        precision: what training, evaluation and META-TARTAN's dev passes compute in: ``bf16``
+            autocast, ``fp32``, or ``auto`` (bf16 on CUDA and on CPUs with native bf16, else fp32).
+            Weights, gradients, optimiser state and losses stay fp32 either way.
         callbacks: the policy around the step, built afresh for each stage and called in this
             order (``training/callbacks/base.py`` documents the events); null: the built-ins,
             ``nonfinite``, ``scalars``, ``evaluation``, ``progress_lines``, ``interruption``,
@@ -205,9 +210,11 @@ class TartanTrainer(Trainer):
         checkpoint_every: Optional[CheckpointEvery] = 500,
         max_nonfinite_steps: PositiveInt = 5,
         compile: bool = False,
+        precision: Precision = "auto",
         callbacks: Optional[List[Lazy[Callback]]] = None,
     ) -> None:
         check_epochs(max_epochs)
+        self.precision = precision
         self.schedule = Schedule(max_steps, body_lr, head_lr, warmup_fraction, eval_every, patience, max_epochs)
         self.settings = LoopSettings(weight_decay, max_grad_norm, accumulation_steps, log_every, checkpoint_every,
                                      max_nonfinite_steps, compile)
