@@ -109,9 +109,10 @@ def tiny_config(data_root: Path, aux: tuple[str, ...] = ("tapt", "dapt"), **trai
         "aux_tasks": [aux_tasks[name] for name in aux],
         "weighter": {"type": "uniform"},
         # fp32: the tests that recompute a step directly compare at fp32 tolerances; bf16 has its own
-        # (tests/test_precision.py, tests/test_resume.py).
+        # (tests/test_precision.py, tests/test_resume.py). No head warm-up: the steps counted are the
+        # stages' own (tests/test_head_warmup.py has it).
         "trainer": {"type": "tartan", "max_steps": 6, "eval_every": 3, "log_every": 1, "body_lr": 1e-3,
-                    "precision": "fp32", **trainer},
+                    "precision": "fp32", "head_warmup_steps": None, **trainer},
     }
 
 

@@ -14,7 +14,8 @@ from tartan_fw.training.callbacks import Callback
 from tartan_fw.training.precision import Precision
 from tartan_fw.training.results import RunMetrics
 from tartan_fw.training.stage import Stage
-from tartan_fw.training.trainer import CheckpointEvery, GradNorm, Run, TartanTrainer, Trainer
+from tartan_fw.training.head_warmup import HeadCheck, check_heads, head_report
+from tartan_fw.training.trainer import CheckpointEvery, GradNorm, Run, TartanTrainer, Trainer, warmed_losses
 
 
 @Trainer.register("pretrain")
@@ -31,7 +32,8 @@ class PretrainTrainer(TartanTrainer):
         max_steps: optimisation steps.
         lr: peak learning rate of the body and the masked-LM heads (linear warmup, then decay).
         weight_decay, warmup_fraction, max_grad_norm, accumulation_steps, log_every, checkpoint_every,
-            max_nonfinite_steps, compile, precision, callbacks: as in ``tartan``.
+            max_nonfinite_steps, compile, head_warmup_steps, head_warmup_lr, precision, callbacks: as in
+            ``tartan``.
     """
 
     def __init__(
@@ -46,6 +48,8 @@ class PretrainTrainer(TartanTrainer):
         checkpoint_every: Optional[CheckpointEvery] = 500,
         max_nonfinite_steps: PositiveInt = 5,
         compile: bool = False,
+        head_warmup_steps: Optional[PositiveInt] = 200,
+        head_warmup_lr: PositiveFloat = 1e-3,
         precision: Precision = "auto",
         callbacks: Optional[List[Lazy[Callback]]] = None,
     ) -> None:
@@ -53,20 +57,23 @@ class PretrainTrainer(TartanTrainer):
             max_steps=max_steps, body_lr=lr, head_lr=lr, weight_decay=weight_decay, warmup_fraction=warmup_fraction,
             max_grad_norm=max_grad_norm, accumulation_steps=accumulation_steps, log_every=log_every,
             checkpoint_every=checkpoint_every, max_nonfinite_steps=max_nonfinite_steps, compile=compile,
-            precision=precision, callbacks=callbacks,
+            head_warmup_steps=head_warmup_steps, head_warmup_lr=head_warmup_lr, precision=precision,
+            callbacks=callbacks,
         )
         self.schedule = dataclasses.replace(self.schedule, eval_every=None, patience=None)
 
-    def stages(self, run: Run) -> list[Stage]:
+    def stages(self, run: Run, checks: Optional[list[HeadCheck]] = None) -> list[Stage]:
         if not run.aux_tasks:
             raise ConfigurationError(["aux_tasks: trainer 'pretrain' needs at least one auxiliary task to train on"])
-        return [Stage("pretrain", run.aux_tasks, run.weighter, self.schedule)]
+        return [*self.warmup_stages(run, checks), Stage("pretrain", run.aux_tasks, run.weighter, self.schedule)]
 
     def fit(self, run: Run) -> RunMetrics:
-        progress = self.train_stages(run)
+        checks = check_heads(run)
+        progress = self.train_stages(run, checks)
         lm_head = next((t.head.predictions for t in run.aux_tasks if isinstance(t.head, MaskedLMHead)), None)
         if run.parallel.is_main:
             save_body(run.body, run.files.pretrained_body, lm_head)
         stage = progress.completed[-1]
         return RunMetrics(run.end_task.metric, best_dev={}, best_step=None, test={}, steps=stage.steps_total,
-                          wall_time_s=progress.elapsed(), tokens=stage.tokens, stages=progress.completed)
+                          wall_time_s=progress.elapsed(), tokens=stage.tokens, stages=progress.completed,
+                          mlm_heads=head_report(checks, warmed_losses(progress.completed)))

@@ -19,6 +19,7 @@ class StageResult:
     stopped_early: bool
     nonfinite_steps: int
     tokens: dict[str, int]  # keyed ``<stage>/<task>``
+    head_losses: dict[str, float] = field(default_factory=dict)  # a head warm-up's sample losses at its end
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,6 +82,9 @@ class RunMetrics:
     test_report: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     precision: Optional[str] = None  # what the passes computed in, 'bf16' or 'fp32'; None: not recorded
+    # Per masked-LM task: its head's sample loss before training and after the warm-up, and whether it
+    # was trained to begin with (training/head_warmup.py).
+    mlm_heads: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``metrics.json`` layout (``pipeline`` only for pipelines)."""

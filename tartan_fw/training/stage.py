@@ -50,6 +50,7 @@ class Stage:
     tasks: list["Task"]
     weighter: "Weighter"
     schedule: Schedule
+    frozen_body: bool = False  # the body's forward runs without gradients and the body is not updated: heads only
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,8 @@ from tartan_fw.training.checkpoint import (
 )
 from tartan_fw.training.distributed import DataParallel
 from tartan_fw.training.flat import FlatParameters, unique_parameters
-from tartan_fw.training.logging import RunLogger
+from tartan_fw.training.head_warmup import HeadCheck, check_heads, head_report, warmup_stage
+from tartan_fw.training.logging import RunLogger, journal
 from tartan_fw.training.metrics import class_report, classification_metrics, majority_baseline
 from tartan_fw.training.precision import Precision, autocast
 from tartan_fw.training.results import RunMetrics, StageResult
@@ -182,6 +183,10 @@ class TartanTrainer(Trainer):
             stop the run.
         compile: ``torch.compile`` the body for training (worth it on GPUs, for long runs: the
             first steps pay the compilation, and a second sequence length recompiles once, dynamic).
+        head_warmup_steps: steps fitting the masked-LM heads that start untrained (measured by their
+            loss on a fixed sample, ``training/head_warmup.py``), the body frozen, before the first
+            stage (null: none; untrained heads then steer the body from the start).
+        head_warmup_lr: the warm-up's peak learning rate (linear warmup, then decay).
         precision: what training, evaluation and META-TARTAN's dev passes compute in: ``bf16``
             autocast, ``fp32``, or ``auto`` (bf16 on CUDA and on CPUs with native bf16, else fp32).
             Weights, gradients, optimiser state and losses stay fp32 either way.
@@ -210,11 +215,14 @@ class TartanTrainer(Trainer):
         checkpoint_every: Optional[CheckpointEvery] = 500,
         max_nonfinite_steps: PositiveInt = 5,
         compile: bool = False,
+        head_warmup_steps: Optional[PositiveInt] = 200,
+        head_warmup_lr: PositiveFloat = 1e-3,
         precision: Precision = "auto",
         callbacks: Optional[List[Lazy[Callback]]] = None,
     ) -> None:
         check_epochs(max_epochs)
         self.precision = precision
+        self.head_warmup_steps, self.head_warmup_lr = head_warmup_steps, head_warmup_lr
         self.schedule = Schedule(max_steps, body_lr, head_lr, warmup_fraction, eval_every, patience, max_epochs)
         self.settings = LoopSettings(weight_decay, max_grad_norm, accumulation_steps, log_every, checkpoint_every,
                                      max_nonfinite_steps, compile)
@@ -226,19 +234,27 @@ class TartanTrainer(Trainer):
             raise ValueError(f"callbacks: each callback may appear once (its state is keyed by its name); "
                              f"repeated: {', '.join(repeated)}")
 
-    def stages(self, run: Run) -> list[Stage]:
-        """Multitask training, then optional fine-tuning of the end-task alone."""
-        stages = [Stage("multitask", run.tasks, run.weighter, self.schedule.for_end_task(run.end_task))]
+    def warmup_stages(self, run: Run, checks: Optional[list[HeadCheck]] = None) -> list[Stage]:
+        """The head warm-up, when a masked-LM head starts untrained (``checks``: measured now when not given)."""
+        checks = check_heads(run) if checks is None else checks
+        stage = warmup_stage(run, checks, self.head_warmup_steps, self.head_warmup_lr)
+        return [stage] if stage is not None else []
+
+    def stages(self, run: Run, checks: Optional[list[HeadCheck]] = None) -> list[Stage]:
+        """The head warm-up where needed, multitask training, then optional fine-tuning of the end-task alone."""
+        stages = self.warmup_stages(run, checks)
+        stages.append(Stage("multitask", run.tasks, run.weighter, self.schedule.for_end_task(run.end_task)))
         if self.finetune is not None:
             stages.append(Stage("finetune", [run.end_task], UniformWeighter(),
                                 self.finetune.schedule.for_end_task(run.end_task)))
         return stages
 
     def fit(self, run: Run) -> RunMetrics:
-        progress = self.train_stages(run)
+        checks = check_heads(run)
+        progress = self.train_stages(run, checks)
         run.load_best()
         stages = progress.completed
-        best = max(stages, key=lambda s: s.best_dev_score)
+        best = max((s for s in stages if s.best_dev_score is not None), key=lambda s: s.best_dev_score)
         dev, test = run.evaluate("dev"), run.evaluate("test")
         labels, train = run.end_task.labels, run.end_task.targets["train"]
         return RunMetrics(
@@ -254,6 +270,7 @@ class TartanTrainer(Trainer):
             wall_time_s=progress.elapsed(),
             tokens={k: v for s in stages for k, v in s.tokens.items()},
             stages=stages,
+            mlm_heads=head_report(checks, warmed_losses(stages)),
         )
 
     def loop(self, run: Run, stage: Stage, progress: Optional[Progress] = None) -> "StageLoop":
@@ -262,24 +279,34 @@ class TartanTrainer(Trainer):
         previous = progress.completed[-1] if progress.completed else None
         state = TrainerState(
             stage.name, stage.schedule.max_steps, first_step=previous.steps_total if previous else 0,
-            best_score=previous.best_dev_score if previous else -math.inf,
+            best_score=previous.best_dev_score if previous and previous.best_dev_score is not None else -math.inf,
         )
         return StageLoop(run, stage, self.settings, [lazy.construct() for lazy in self.callbacks], state, progress)
 
-    def train_stages(self, run: Run) -> Progress:
-        """Each stage in turn; a resumed run skips the finished ones and continues from its checkpoint."""
+    def train_stages(self, run: Run, checks: Optional[list[HeadCheck]] = None) -> Progress:
+        """Each stage in turn; a resumed run skips the finished ones and continues from its checkpoint.
+
+        A stage after one that evaluated starts from the best checkpoint; after a head warm-up, from
+        the warmed heads as they are.
+        """
         if run.device.type == "cuda":
             torch.backends.cuda.matmul.fp32_precision = "tf32"
         resumed = run.checkpoint.load() if run.resume and run.checkpoint.exists() else None
         progress = Progress.from_state(resumed[1]["progress"]) if resumed else Progress()
-        for stage in self.stages(run)[len(progress.completed):]:
+        for stage in self.stages(run, checks)[len(progress.completed):]:
             loop = self.loop(run, stage, progress)
             if resumed is not None:
                 loop.load_state_dict(*resumed)
                 resumed = None
-            elif progress.completed:
+            elif progress.completed and progress.completed[-1].best_dev_score is not None:
                 run.load_best()
-            progress.completed.append(loop.train())
+            result = loop.train()
+            if stage.frozen_body:
+                result.head_losses = {task.name: task.sample_loss(run.body, run.device, run.autocast)
+                                      for task in stage.tasks}
+                journal.info("head warm-up done: loss per masked token on the fixed sample %s", ", ".join(
+                    f"{name} {loss:.3f}" for name, loss in result.head_losses.items()))
+            progress.completed.append(result)
         return progress
 
 
@@ -298,6 +325,8 @@ class StageLoop:
         self.name, self.tasks, self.weighter, self.schedule = stage.name, stage.tasks, stage.weighter, stage.schedule
         tasks, weighter, schedule = self.tasks, self.weighter, self.schedule
         self.model = torch.compile(run.body) if settings.compile else run.body
+        if stage.frozen_body:
+            self.model = _WithoutGradients(self.model)
         body_parameters = unique_parameters(run.body)
         self.flat = FlatParameters(body_parameters)
         body_ids = {id(p) for p in body_parameters}
@@ -306,10 +335,11 @@ class StageLoop:
         for parameter in (p for group in self.head_parameters for p in group):
             parameter.grad = torch.zeros_like(parameter)
             self.head_grads.append(parameter.grad)
-        self.all_parameters = body_parameters + [p for group in self.head_parameters for p in group]
+        trained_body = [] if stage.frozen_body else body_parameters  # a tied decoder's gradient is not applied
+        self.all_parameters = trained_body + [p for group in self.head_parameters for p in group]
         fused = {"fused": True} if run.device.type == "cuda" else {}
         self.optimizer = torch.optim.AdamW(
-            [{"params": body_parameters, "lr": schedule.body_lr},
+            [{"params": trained_body, "lr": schedule.body_lr},
              {"params": [p for group in self.head_parameters for p in group], "lr": schedule.head_lr}],
             weight_decay=settings.weight_decay, **fused,
         )
@@ -491,6 +521,22 @@ class StageLoop:
                 callback.load_state_dict(saved[callback.name])
         rng = state["rng"]
         set_rng_state(rng[self.run.parallel.rank % len(rng)])
+
+
+class _WithoutGradients:
+    """The body's forward under ``no_grad``: the heads above it train, the body's graph is never built."""
+
+    def __init__(self, body: Any) -> None:
+        self.body = body
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with torch.no_grad():
+            return self.body(*args, **kwargs)
+
+
+def warmed_losses(stages: list[StageResult]) -> dict[str, float]:
+    """The heads' sample losses at the end of the run's head warm-up (none without one)."""
+    return {name: loss for stage in stages for name, loss in stage.head_losses.items()}
 
 
 class _progress:

