@@ -1,5 +1,5 @@
-// Quickstart with GCS (Du et al., 2018): quickstart.jsonnet (citation_intent, MiniLM, TAPT and
-// DAPT) with auxiliary gradients gated by their cosine with the end-task's
+// Quickstart with GCS (Du et al., 2018): quickstart.jsonnet (citation_intent, MiniLM, TAPT,
+// final fine-tuning) with auxiliary gradients gated by their cosine with the end-task's
 // training gradient instead of uniform weights. Same ext-vars.
 
 (import 'quickstart.jsonnet') + {

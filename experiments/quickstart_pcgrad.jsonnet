@@ -1,5 +1,5 @@
-// Quickstart with PCGrad (Yu et al., 2020): quickstart.jsonnet (citation_intent, MiniLM, TAPT and
-// DAPT) with conflicting task gradients projected off each other (all pairs,
+// Quickstart with PCGrad (Yu et al., 2020): quickstart.jsonnet (citation_intent, MiniLM, TAPT,
+// final fine-tuning) with conflicting task gradients projected off each other (all pairs,
 // random order) instead of uniform weights. Same ext-vars.
 
 (import 'quickstart.jsonnet') + {

@@ -53,7 +53,7 @@ def test_dotted_overrides_parse_json_values_and_index_lists() -> None:
         ("body.tokenizer_corpora", '["a.txt"]'),
         ("trainer.finetune", '{"max_steps": 2}'),
     ]
-    config = load_config(QUICKSTART, {"model": "scratch"}, dotted=dotted)
+    config = load_config(QUICKSTART, {"model": "scratch", "aux": "tapt,dapt"}, dotted=dotted)
     assert config["trainer"]["max_steps"] == 12 and config["trainer"]["patience"] is None
     assert config["aux_tasks"][0]["batch_size"] == 3 and config["aux_tasks"][1]["batch_size"] == 16
     assert config["aux_tasks"][1]["reader"] == {"type": "text_lines", "max_examples": 5}

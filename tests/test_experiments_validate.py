@@ -75,3 +75,18 @@ def test_the_data_check_runs_on_a_body_that_reads_no_files(no_network: None, mon
     result = CliRunner().invoke(cli, ["validate", "experiments/cifar100_meta.jsonnet"])
     assert result.exit_code == 0, result.output
     assert result.output.strip().endswith("experiments/cifar100_meta.jsonnet: ok")
+
+
+@pytest.mark.parametrize("name", ["quickstart.jsonnet", "quickstart_meta.jsonnet"])
+def test_the_quickstart_needs_only_the_tasks_public_files(name: str, tmp_path: Path, no_network: None,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Table 1's setting: TAPT's corpus is derived from train.jsonl, and no domain corpus is read."""
+    folder = tmp_path / "citation_intent"
+    folder.mkdir()
+    for split in ("train", "dev", "test"):
+        (folder / f"{split}.jsonl").write_text('{"text": "we use their parser", "label": "Uses"}\n')
+    monkeypatch.setenv("TARTAN_DATA", str(tmp_path))
+    monkeypatch.chdir(REPO)
+    result = CliRunner().invoke(cli, ["validate", f"experiments/{name}"])
+    assert result.exit_code == 0, result.output
+    assert not (folder / "domain.1xTAPT.txt").exists()
