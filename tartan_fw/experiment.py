@@ -31,6 +31,7 @@ from tartan_fw.trained import save_model_files
 from tartan_fw.training.body_weights import load_body
 from tartan_fw.training.checkpoint import DAMAGED_BEST, TrainingCheckpoint, load_end_task_model
 from tartan_fw.training.compute import training_compute
+from tartan_fw.training.head_warmup import STAGE as HEAD_WARMUP
 from tartan_fw.training.distributed import data_parallel
 from tartan_fw.training.logging import RunLogFile, RunLogger, TensorBoardLogger, journal
 from tartan_fw.training.metrics import trivial_result
@@ -307,7 +308,8 @@ def training_loop(
     config: dict[str, Any], directory: Path, device: torch.device = torch.device("cpu"),
     choose: Optional[Callable[[Run, list[Stage]], Stage]] = None,
 ) -> StageLoop:
-    """The loop of an experiment's first stage (or of the stage ``choose`` returns), to drive step by step.
+    """The loop of an experiment's first training stage, after any head warm-up (or of the stage ``choose``
+    returns), to drive step by step.
 
     Built exactly as ``run`` builds it (same seeding, data, weighter and settings) but writes
     nothing: for tests and tools that inspect single steps. ``directory`` is where the loop's
@@ -321,7 +323,8 @@ def training_loop(
     if not isinstance(trainer, TartanTrainer):
         raise TartanError(f"trainer: {type(trainer).__name__} has no stage loop to drive step by step")
     stages = trainer.stages(run)
-    return trainer.loop(run, choose(run, stages) if choose else stages[0])
+    first = next(stage for stage in stages if stage.name != HEAD_WARMUP)
+    return trainer.loop(run, choose(run, stages) if choose else first)
 
 
 def load_run(directory: Path, device: torch.device, include: Iterable[str] = (), data_root: Optional[str] = None) -> Run:

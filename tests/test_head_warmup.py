@@ -50,6 +50,15 @@ def save_tiny_bert(folder: Path, train_steps: int) -> Path:
     return folder
 
 
+def on_a_pretrained_body(config: dict[str, Any], folder: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """``config`` with its scratch body swapped for a checkpoint's (a tiny BERT saved with a random head): only
+    a pretrained body gets a head warm-up."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    if not folder.exists():
+        save_tiny_bert(folder, 0)
+    return {**config, "body": {"type": "huggingface", "model_name": str(folder), "max_length": 32}}
+
+
 def head_check(model_folder: Path, data: Path, monkeypatch: pytest.MonkeyPatch) -> HeadCheck:
     from tartan_fw.models.bodies import HuggingFaceBody
 
@@ -72,8 +81,9 @@ def test_a_pretrained_head_is_trained_and_a_saved_random_one_is_not(tmp_path: Pa
     assert random_head.loss > trained.loss
 
 
-def test_no_warmup_stage_when_every_head_is_trained_or_it_is_off(tiny: Any, tmp_path: Path) -> None:
-    loop = training_loop(tiny(aux=("tapt",)), tmp_path)
+def test_no_warmup_stage_when_every_head_is_trained_or_it_is_off(tiny: Any, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    loop = training_loop(on_a_pretrained_body(tiny(aux=("tapt",)), tmp_path / "bert", monkeypatch), tmp_path / "run")
     trained = [HeadCheck("tapt", 0.5, 4.8)]
     untrained = [HeadCheck("tapt", 4.9, 4.8)]
     assert warmup_stage(loop.run, trained, 10, 1e-3) is None
@@ -82,9 +92,19 @@ def test_no_warmup_stage_when_every_head_is_trained_or_it_is_off(tiny: Any, tmp_
     assert stage is not None and stage.frozen_body and [t.name for t in stage.tasks] == ["tapt"]
 
 
-def test_the_warmup_fits_the_untrained_heads_and_leaves_the_body_as_it_was(tiny: Any, tmp_path: Path) -> None:
-    config = tiny(aux=("tapt", "dapt"), head_warmup_steps=30, head_warmup_lr=1e-2)
-    loop = training_loop(config, tmp_path, choose=lambda run, stages: stages[0])
+def test_a_random_body_gets_no_warmup_its_heads_learn_with_it(tiny: Any, tmp_path: Path) -> None:
+    metrics = run_experiment(tiny(aux=("tapt",), head_warmup_steps=30, max_steps=2, eval_every=2), tmp_path / "run",
+                             CPU, show_progress=False).to_dict()
+    assert [stage["name"] for stage in metrics["stages"]] == ["multitask"]
+    head = metrics["mlm_heads"]["tapt"]
+    assert not head["trained"] and head["loss_after_warmup"] is None
+
+
+def test_the_warmup_fits_the_untrained_heads_and_leaves_the_body_as_it_was(tiny: Any, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    config = on_a_pretrained_body(tiny(aux=("tapt", "dapt"), head_warmup_steps=30, head_warmup_lr=1e-2),
+                                  tmp_path / "bert", monkeypatch)
+    loop = training_loop(config, tmp_path / "run", choose=lambda run, stages: stages[0])
     assert loop.name == "head_warmup" and loop.stage.frozen_body
     body = {k: v.clone() for k, v in loop.run.body.state_dict().items()}
     heads = [p.detach().clone() for group in loop.head_parameters for p in group]
@@ -93,8 +113,10 @@ def test_the_warmup_fits_the_untrained_heads_and_leaves_the_body_as_it_was(tiny:
     assert any(not torch.equal(a, p) for a, p in zip(heads, (p for g in loop.head_parameters for p in g)))
 
 
-def test_a_run_records_each_heads_loss_before_and_after_its_warmup(tiny: Any, tmp_path: Path) -> None:
-    config = tiny(aux=("tapt",), head_warmup_steps=30, head_warmup_lr=1e-2, max_steps=2, eval_every=2)
+def test_a_run_records_each_heads_loss_before_and_after_its_warmup(tiny: Any, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    config = on_a_pretrained_body(tiny(aux=("tapt",), head_warmup_steps=30, head_warmup_lr=1e-2, max_steps=2,
+                                       eval_every=2), tmp_path / "bert", monkeypatch)
     metrics = run_experiment(config, tmp_path / "run", CPU, show_progress=False).to_dict()
     assert [stage["name"] for stage in metrics["stages"]] == ["head_warmup", "multitask"]
     head = metrics["mlm_heads"]["tapt"]
@@ -114,13 +136,14 @@ def test_a_run_interrupted_in_its_warmup_resumes_to_the_same_result(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_tiny_task(tmp_path / "data")
-    config = tiny_config(tmp_path / "data", aux=("tapt",), head_warmup_steps=4, head_warmup_lr=1e-2, max_steps=4,
-                         eval_every=2, checkpoint_every=2)
+    config = on_a_pretrained_body(tiny_config(tmp_path / "data", aux=("tapt",), head_warmup_steps=4, head_warmup_lr=1e-2,
+                                              max_steps=4, eval_every=2, checkpoint_every=2), tmp_path / "bert", monkeypatch)
     run_experiment(config, tmp_path / "reference", CPU, show_progress=False)
     after_step(monkeypatch, lambda step: step == 3 and signal.raise_signal(signal.SIGINT), stages=("head_warmup",))
     with pytest.raises(TrainingInterrupted, match="stopped after step 3 \\(head_warmup\\)"):
         run_experiment(config, tmp_path / "interrupted", CPU, show_progress=False)
     monkeypatch.undo()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     resumed = resume_in_a_new_second(["resume", str(tmp_path / "interrupted"), "--device", "cpu", "--quiet"])
     assert resumed.exit_code == 0, resumed.output
     ours, theirs = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("interrupted", "reference"))

@@ -49,12 +49,16 @@ def check_heads(run: "Run") -> list[HeadCheck]:
 
 
 def warmup_stage(run: "Run", checks: list[HeadCheck], steps: Optional[int], lr: float) -> Optional[Stage]:
-    """The stage that fits the untrained heads with the body frozen; None when every head is trained or
-    ``steps`` is None (off). Says in the log what it found either way."""
+    """The stage that fits the untrained heads with the body frozen; None when every head is trained,
+    ``steps`` is None (off) or the body is itself random (nothing to fit a head to: heads and body
+    learn together). Says in the log what it found either way."""
     for check in checks:
         journal.info("masked-LM head %s: loss %.3f per masked token on a fixed sample (a uniform guess: %.3f): %s",
                      check.task, check.loss, check.uniform_loss, "trained" if check.trained else "untrained")
     untrained = {check.task for check in checks if not check.trained}
+    if untrained and not run.body.pretrained:
+        journal.info("body initialised at random: its masked-LM heads train along with it, no head warm-up")
+        return None
     if not untrained or steps is None:
         if untrained:
             journal.info("head warm-up off (trainer.head_warmup_steps null): untrained heads steer the body from the start")

@@ -30,6 +30,10 @@ class Body(Registrable, nn.Module):
 
     family: ClassVar[str] = "body"
     injected_parameters: ClassVar[tuple[str, ...]] = ("data_root",)
+    # Whether the weights come from training (a checkpoint) rather than random initialisation. Only
+    # a pretrained body has representations an untrained masked-LM head can be fitted to before it
+    # steers the body (training/head_warmup.py); on a random body the heads learn along with it.
+    pretrained: ClassVar[bool] = False
 
     def __init__(self) -> None:
         nn.Module.__init__(self)

@@ -36,6 +36,8 @@ class HuggingFaceBody(TextBody):
         max_length: texts are truncated to this many tokens.
     """
 
+    pretrained = True
+
     def __init__(self, data_root: DataRoot, model_name: str = "roberta-base", max_length: int = 512) -> None:
         from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer
 
