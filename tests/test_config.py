@@ -59,7 +59,8 @@ def test_dotted_overrides_parse_json_values_and_index_lists() -> None:
     assert config["aux_tasks"][1]["reader"] == {"type": "text_lines", "max_examples": 5}
     assert config["end_task"]["metric"] == "accuracy"
     assert config["body"]["tokenizer_corpora"] == ["a.txt"]
-    assert config["trainer"]["finetune"] == {"max_steps": 2}
+    # An object merges into the object it replaces: the quickstart's fine-tune stage keeps its other settings.
+    assert config["trainer"]["finetune"] == {"max_steps": 2, "eval_every": 100, "body_lr": 1e-3, "head_lr": 1e-3}
     assert config["trainer"]["eval_every"] == 100
 
 
@@ -68,8 +69,8 @@ def test_dotted_overrides_parse_json_values_and_index_lists() -> None:
     [
         ("trainr.max_steps", "-o trainr.max_steps: 'trainr' matches nothing in the config (keys there: aux_tasks, body,"),
         ("trainer.schedule.x", "-o trainer.schedule.x: 'trainer.schedule' matches nothing in the config (keys there: body_lr,"),
-        ("aux_tasks.2.batch_size", "-o aux_tasks.2.batch_size: '2' is not an index of a list of 2"),
-        ("aux_tasks.first.batch_size", "-o aux_tasks.first.batch_size: 'first' is not an index of a list of 2"),
+        ("aux_tasks.1.batch_size", "-o aux_tasks.1.batch_size: '1' is not an index of a list of 1"),
+        ("aux_tasks.first.batch_size", "-o aux_tasks.first.batch_size: 'first' is not an index of a list of 1"),
         ("seed.x", "-o seed.x: 'seed' matches nothing"),
         ("trainer.max_steps.x", "-o trainer.max_steps.x: 'trainer.max_steps' is a value, not an object"),
     ],

@@ -186,7 +186,8 @@ def test_callback_tutorial_logs_each_class_f1_at_every_evaluation(project: Path,
     small = ["--ext-var", "model=scratch", "-o", "trainer.max_steps=4", "-o", "trainer.eval_every=2",
              "-o", "body.hidden_size=32",
              "-o", "body.num_layers=1", "-o", "body.intermediate_size=64", "-o", "body.vocab_size=300",
-             "-o", "body.max_length=48", "--ext-var", "aux=tapt"]
+             "-o", "body.max_length=48", "--ext-var", "aux=tapt",
+             "-o", "trainer.finetune.max_steps=2", "-o", "trainer.finetune.eval_every=2"]
     out = project / "runs" / "class_f1"
     result = invoke("run", "experiments/class_f1.jsonnet", "-s", str(out), "--device", "cpu", "--quiet", *small)
     assert result.exit_code == 0, result.output
@@ -195,7 +196,8 @@ def test_callback_tutorial_logs_each_class_f1_at_every_evaluation(project: Path,
     events.Reload()
     labels = json.loads((out / "labels.json").read_text())
     per_class = {label: events.Scalars(f"eval/f1/{label}") for label in labels}
-    assert all([e.step for e in logged] == [2, 4] for logged in per_class.values())
+    # Two evaluations in the multitask stage, one in the final fine-tuning stage.
+    assert all([e.step for e in logged] == [2, 4, 6] for logged in per_class.values())
     for index, macro in enumerate(events.Scalars("eval/macro_f1")):  # macro-F1 is the mean over the classes
         assert macro.value == pytest.approx(sum(logged[index].value for logged in per_class.values()) / len(labels))
 

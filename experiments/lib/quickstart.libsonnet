@@ -23,6 +23,7 @@ function(task=lib.tasks.citation_intent, model='sentence-transformers/all-MiniLM
   local scratch = body == 'scratch',
   local body_lr = if scratch then 1e-3 else 5e-5,
   local eval_every = if scratch then 100 else 50,
+  local max_steps = ext.number('steps', steps),
   local what = if chosen == [] then 'fine-tuning only' else method + ' with ' + std.join(' and ', [std.asciiUpper(n) for n in chosen]) + ', then fine-tuning',
 
   description: 'quickstart on ' + spec.dataset + ': ' + what + ', ' + (if scratch then 'a small from-scratch encoder' else body),
@@ -36,16 +37,18 @@ function(task=lib.tasks.citation_intent, model='sentence-transformers/all-MiniLM
   weighter: { type: 'uniform' },
   trainer: {
     type: 'tartan',
-    max_steps: ext.number('steps', steps),
+    max_steps: max_steps,
     body_lr: body_lr,
     head_lr: 1e-3,
     warmup_fraction: 0.06,
     eval_every: eval_every,
     // No early stopping: a from-scratch end-task sits at the majority class for a couple of hundred steps.
     patience: null,
-    // The end-task alone for a further 100 steps at the multitask stage's body lr; its checkpoint
-    // replaces the multitask one only if it scores better on dev.
-    // (Fine-tuning alone has no second phase.)
-    finetune: if chosen == [] then null else { max_steps: 100, eval_every: eval_every, body_lr: body_lr, head_lr: body_lr },
+    // Then the end-task alone for a third of the multitask budget (100 steps by default) at the
+    // multitask stage's body lr; its checkpoint replaces the multitask one only if it scores better
+    // on dev. Fine-tuning alone has no second phase.
+    finetune: if chosen == [] then null else {
+      max_steps: std.ceil(max_steps / 3), eval_every: eval_every, body_lr: body_lr, head_lr: body_lr,
+    } + (if ext.has('epochs') then { max_epochs: ext.number('epochs', null) / 3 } else {}),
   } + (if ext.has('epochs') then { max_epochs: ext.number('epochs', null) } else {}),
 }
