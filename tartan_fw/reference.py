@@ -65,13 +65,26 @@ def constraints(annotation: Any) -> str:
 
 
 def parameters(cls: type, injected: typing.Iterable[str] = ()) -> list[Parameter]:
-    """What a config block for ``cls`` may hold: the constructor's parameters less the injected ones."""
-    docs = argument_docs(cls)
+    """What a config block for ``cls`` may hold: the constructor's parameters less the injected ones. A
+    parameter the class's docstring leaves out takes its description from the nearest base class's."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if klass.__dict__.get("__doc__"):
+            docs.update(argument_docs(klass))
     return [
         Parameter(name, type_name(annotation), None if default is _MISSING else repr(default),
                   constraints(annotation), docs.get(name, ""))
         for name, annotation, default in constructor_parameters(cls) if name not in set(injected)
     ]
+
+
+def nested_classes(annotation: Any) -> list[type]:
+    """The plain (unregistered) classes a parameter's value is built as, such as the trainer's ``finetune``."""
+    if get_origin(annotation) is not None:
+        return [cls for arg in get_args(annotation) for cls in nested_classes(arg)]
+    plain = (isinstance(annotation, type) and not issubclass(annotation, Registrable)
+             and annotation.__module__.startswith("tartan_fw.") and bool(constructor_parameters(annotation)))
+    return [annotation] if plain else []
 
 
 def description(cls: type) -> str:
@@ -171,6 +184,11 @@ def family_page(base: type[Registrable]) -> str:
         lines += ["", f"## `{name}` {{#{name.replace('_', '-')}}}", "",
                   f"`{cls.__module__}.{cls.__qualname__}`", "", _paragraphs(description(cls)), "",
                   parameter_table(parameters(cls, injected))]
+        for key, annotation, _ in constructor_parameters(cls):
+            for nested in [] if key in injected else nested_classes(annotation):
+                lines += ["", f"### `{name}.{key}` {{#{name.replace('_', '-')}-{key.replace('_', '-')}}}", "",
+                          f"An object (`{nested.__module__}.{nested.__qualname__}`).", "",
+                          _paragraphs(description(nested)), "", parameter_table(parameters(nested))]
     return "\n".join(lines)
 
 

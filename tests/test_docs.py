@@ -45,6 +45,20 @@ def test_reference_covers_every_registered_component_and_parameter(pages: dict[s
                 assert (f"| `{parameter}` |" in section) != (parameter in injected), (base.family, name, parameter)
 
 
+def test_every_config_parameter_is_described() -> None:
+    """The class docstring's ``Args:`` (or a base class's) describes every key, nested objects' included."""
+    undocumented = []
+    for base in reference.builtin_families():
+        injected = set(getattr(base, "injected_parameters", ()))
+        for name in base.list_available():
+            cls = base.by_name(name)
+            classes = [cls] + [nested for key, annotation, _ in constructor_parameters(cls) if key not in injected
+                               for nested in reference.nested_classes(annotation)]
+            undocumented += [f"{base.family} {name}: {klass.__name__}.{p.name}" for klass in classes
+                             for p in reference.parameters(klass, injected) if not p.doc]
+    assert not undocumented
+
+
 def test_reference_parameters_carry_types_defaults_constraints_and_docs(pages: dict[str, str]) -> None:
     meta = pages["reference/components/weighter.md"].split("## `meta` ", 1)[1].split("\n## ", 1)[0]
     row = next(line for line in meta.splitlines() if line.startswith("| `meta_batch_size` |"))
@@ -53,6 +67,8 @@ def test_reference_parameters_carry_types_defaults_constraints_and_docs(pages: d
     assert "'step' or 'train' or 'dev'" in source and "`'dev'`" in source
     body = pages["reference/components/body.md"]
     assert "never in the config: `data_root`" in body
+    trainer = pages["reference/components/trainer.md"]
+    assert "### `tartan.finetune`" in trainer and "FinetuneStage" in trainer
 
 
 def test_reference_lists_every_experiment_key(pages: dict[str, str]) -> None:
