@@ -86,8 +86,8 @@ def test_the_tutorial_runs_as_written(project: Path, caplog: pytest.LogCaptureFi
     assert len(texts) == 30 and all(text.strip() for text in texts)  # the newline was folded
 
     mt = json.loads((project / "runs" / "my_citations" / "mt" / "metrics.json").read_text())
-    assert mt["steps"] == 6  # ceil(3 epochs x 30 examples / 16)
-    assert [task for task in mt["tokens"]] == ["multitask/my_citations", "multitask/tapt"]
+    assert mt["steps"] == 6 + 100  # ceil(3 epochs x 30 examples / 16), then the recipe's 100 steps of the end-task alone
+    assert [task for task in mt["tokens"]] == ["multitask/my_citations", "multitask/tapt", "finetune/my_citations"]
     finetune = json.loads((project / "runs" / "my_citations" / "finetune" / "metrics.json").read_text())
     assert list(finetune["tokens"]) == ["multitask/my_citations"]
     meta = json.loads((project / "runs" / "my_citations" / "meta" / "config.json").read_text())

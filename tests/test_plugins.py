@@ -189,7 +189,7 @@ def test_callback_tutorial_logs_each_class_f1_at_every_evaluation(project: Path,
     small = ["--ext-var", "model=scratch", "-o", "trainer.max_steps=4", "-o", "trainer.eval_every=2",
              "-o", "body.hidden_size=32",
              "-o", "body.num_layers=1", "-o", "body.intermediate_size=64", "-o", "body.vocab_size=300",
-             "-o", "body.max_length=48", "--ext-var", "aux=tapt"]
+             "-o", "body.max_length=48", "--ext-var", "aux=tapt", "-o", "trainer.finetune=null"]  # one stage's evaluations
     out = project / "runs" / "class_f1"
     result = invoke("run", "experiments/class_f1.jsonnet", "-s", str(out), "--device", "cpu", "--quiet", *small)
     assert result.exit_code == 0, result.output
