@@ -142,3 +142,9 @@ def test_no_measured_numbers_in_component_docstrings() -> None:
     for folder in ("weighters", "tasks", "models", "training", "data"):
         for path in (REPO / "tartan_fw" / folder).rglob("*.py"):
             assert "±" not in path.read_text(), path
+
+
+def test_the_weighter_tutorial_quotes_uniform_as_it_is() -> None:
+    page = (DOCS / "tutorials" / "weighter.md").read_text()
+    quoted = re.search(r"```python\n(@Weighter.register\(\"uniform\"\).*?)```", page, re.DOTALL).group(1)
+    assert quoted in (REPO / "tartan_fw" / "weighters" / "uniform.py").read_text()
