@@ -20,6 +20,9 @@ from tartan_fw.common.from_config import Lazy, _MISSING, argument_docs, construc
 from tartan_fw.common.registrable import Registrable
 
 REFERENCE = "reference"  # the folder of the generated pages under docs/
+# The one top-level key that is not an ``Experiment`` parameter (tartan_fw/pipeline.py reads it).
+STAGES = ("a pipeline: stages run in order, each from the previous stage's body (tartan_fw/pipeline.py); "
+          "the other keys are shared by every stage")
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ def nested_classes(annotation: Any) -> list[type]:
 
 def description(cls: type) -> str:
     """The class docstring without its ``Args:`` section (the parameter table shows those)."""
-    doc = inspect.getdoc(cls) or ""
+    doc = inspect.cleandoc(cls.__doc__) if cls.__doc__ else ""  # its own: a base class's would mislead
     return re.split(r"^Args:\s*$", doc, flags=re.MULTILINE)[0].strip()
 
 
@@ -200,9 +203,8 @@ def experiment_page() -> str:
         "The top-level keys of an experiment file (`tartan_fw.experiment.Experiment`; `tartan-fw list experiment`). "
         "Each component key takes an object whose `type` names a registered component of its family "
         "(see the component pages).", "",
-        parameter_table(parameters(Experiment)),
-        "A pipeline adds one more key, `stages`: a list of stages run in order, each from the previous stage's body "
-        "(`tartan_fw/pipeline.py`); the other keys are shared by every stage.", "",
+        parameter_table(parameters(Experiment)).rstrip("\n"),
+        f"| `stages` | `list` | optional | {_inline(STAGES, in_table=True)} |", "",
     ])
 
 
