@@ -148,3 +148,9 @@ def test_the_weighter_tutorial_quotes_uniform_as_it_is() -> None:
     page = (DOCS / "tutorials" / "weighter.md").read_text()
     quoted = re.search(r"```python\n(@Weighter.register\(\"uniform\"\).*?)```", page, re.DOTALL).group(1)
     assert quoted in (REPO / "tartan_fw" / "weighters" / "uniform.py").read_text()
+
+
+def test_every_figure_is_shown_on_a_page() -> None:
+    pages = "\n".join(path.read_text() for path in DOCS.rglob("*.md"))
+    unused = [figure.name for figure in (DOCS / "figures").iterdir() if f"figures/{figure.name})" not in pages]
+    assert not unused
