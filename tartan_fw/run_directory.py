@@ -115,7 +115,7 @@ class SweepDirectory:
 
 
 BODY_SETTINGS_FILE = "body.json"  # inside model/: what the tokenizer files do not say (max_length)
-LABELS_FILE = "labels.json"  # also the name in an exported model folder (docs/export.md)
+LABELS_FILE = "labels.json"  # also the name in an exported model folder (docs/how-to/export.md)
 
 
 def read_run_config(directory: Path, include: Iterable[str] = ()) -> dict[str, Any]:

@@ -164,7 +164,7 @@ def check_export_target(target: Path) -> None:
 
 
 def export_model(model: TrainedModel, target: Path) -> str:
-    """The model in Hugging Face format, plus ``head.safetensors`` and ``labels.json`` (see docs/export.md);
+    """The model in Hugging Face format, plus ``head.safetensors`` and ``labels.json`` (see docs/how-to/export.md);
     returns the class written: a BERT or RoBERTa body becomes ``*ForSequenceClassification``, which
     ``AutoModelForSequenceClassification`` and ``pipeline("text-classification")`` load; other
     bodies are saved as the bare encoder.

@@ -187,7 +187,7 @@ def test_a_malformed_released_split_is_reported_by_line(tmp_path: Path, release:
 # --- Data of one's own: a task folder, or everything an experiment file reads.
 
 def own_task(root: Path, name: str = "mine") -> Path:
-    """train/dev/test.jsonl only, as docs/datasets.md's reader starts with (no train.txt)."""
+    """train/dev/test.jsonl only, as docs/tutorials/own-data.md's reader starts with (no train.txt)."""
     folder = root / name
     folder.mkdir(parents=True)
     for split, records in RECORDS.items():

@@ -43,16 +43,16 @@ def test_csv_end_task_and_hub_corpus_train(tmp_path: Path, tiny, data_root: Path
 
 
 def docs_block(name: str) -> str:
-    """The jsonnet block of docs/datasets.md whose first line names ``name``."""
+    """The jsonnet block of docs/tutorials/own-data.md whose first line names ``name``."""
     import re
 
-    text = (Path(__file__).resolve().parents[1] / "docs" / "datasets.md").read_text()
+    text = (Path(__file__).resolve().parents[1] / "docs" / "tutorials" / "own-data.md").read_text()
     [code] = [c for c in re.findall(r"```jsonnet\n(.*?)```", text, re.DOTALL) if c.startswith(f"// {name}")]
     return code
 
 
 def test_the_tutorials_csv_and_hub_experiments(tmp_path: Path, monkeypatch) -> None:
-    """docs/datasets.md's two files validate (the hub one offline: its splits are not files), and the CSV
+    """docs/tutorials/own-data.md's two files validate (the hub one offline: its splits are not files), and the CSV
     one trains on a CSV task with a small scratch encoder."""
     import shutil
 

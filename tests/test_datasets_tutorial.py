@@ -1,4 +1,4 @@
-"""docs/datasets.md runs as written: a task from a folder of JSON lines (no train.txt), one config
+"""docs/tutorials/own-data.md runs as written: a task from a folder of JSON lines (no train.txt), one config
 block, validate, epoch-based runs, compare with the majority-class row; and its error paths."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from conftest import invoke, write_tiny_task
 
 
 REPO = Path(__file__).resolve().parents[1]
-TUTORIAL = (REPO / "docs" / "datasets.md").read_text()
+TUTORIAL = (REPO / "docs" / "tutorials" / "own-data.md").read_text()
 BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.DOTALL)
 # What the test adds to every `run`: a tiny scratch encoder, so the tutorial's commands take seconds.
 SMALL = ["--ext-var", "model=scratch", "--device", "cpu", "-o", "body.hidden_size=32", "-o", "body.num_layers=1",

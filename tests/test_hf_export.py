@@ -60,11 +60,11 @@ def test_a_bert_body_exports_as_bert_for_sequence_classification(trained: Path, 
     assert tokenizer_config.get("tokenizer_class") != "TokenizersBackend"  # unknown to transformers 4
     assert_loads_as_the_run_scores(tmp_path / "out", load_trained_model(trained, torch.device("cpu")))
 
-    documented = re.findall(r"```python\n(.*?)```", (REPO / "docs" / "export.md").read_text(), re.DOTALL)[0]
+    documented = re.findall(r"```python\n(.*?)```", (REPO / "docs" / "how-to" / "export.md").read_text(), re.DOTALL)[0]
     (tmp_path / "out").rename(tmp_path / "exported")
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    exec(compile(documented, "docs/export.md", "exec"), namespace)  # noqa: S102 - the documented lines, as written
+    exec(compile(documented, "docs/how-to/export.md", "exec"), namespace)  # noqa: S102 - the documented lines, as written
     assert namespace["model"].config.id2label == {0: "background", 1: "method", 2: "result"}
 
 

@@ -1,4 +1,4 @@
-"""Plugins: the tutorial in docs/plugins.md runs as written; discovery three ways; both errors."""
+"""Plugins: the tutorials in docs/tutorials/ run as written; discovery three ways; both errors."""
 
 from __future__ import annotations
 
@@ -16,12 +16,15 @@ from conftest import invoke, REAL_DATA, needs_real_data
 
 REPO = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.DOTALL)
+# The plugin tutorials, each a page of the documentation site; their code blocks are run as written.
+TUTORIALS = ("aux-task.md", "callback.md", "weighter.md")
 
 
 def tutorial_files() -> dict[str, str]:
-    """The tutorial's code blocks whose first line names a file (``# path`` or ``// path``), joined per file."""
+    """The tutorials' code blocks whose first line names a file (``# path`` or ``// path``), joined per file."""
     files: dict[str, list[str]] = defaultdict(list)
-    for _, code in BLOCK.findall((REPO / "docs" / "plugins.md").read_text()):
+    pages = "\n".join((REPO / "docs" / "tutorials" / page).read_text() for page in TUTORIALS)
+    for _, code in BLOCK.findall(pages):
         first, _, rest = code.partition("\n")
         match = re.fullmatch(r"(?:#|//) ((?:plugins|experiments)/\S+)", first.strip())
         if match:

@@ -43,11 +43,11 @@ def test_exported_model_loaded_with_the_documented_lines_matches_evaluate(
         p.name for p in (tmp_path / "exported").iterdir()
     }
 
-    code = re.findall(r"```python\n(.*?)```", (REPO / "docs" / "export.md").read_text(), re.DOTALL)
+    code = re.findall(r"```python\n(.*?)```", (REPO / "docs" / "how-to" / "export.md").read_text(), re.DOTALL)
     assert len(code) == 2  # the Hugging Face lines (tests/test_hf_export.py), then the hand-written head
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    exec(compile(code[1], "docs/export.md", "exec"), namespace)  # noqa: S102 - the documented lines, as written
+    exec(compile(code[1], "docs/how-to/export.md", "exec"), namespace)  # noqa: S102 - the documented lines, as written
 
     test_file = trained.parent / "data" / "tiny" / "test.jsonl"
     records = [json.loads(line) for line in test_file.read_text().splitlines()]

@@ -233,5 +233,5 @@ def test_list_documents_the_top_level_experiment_keys() -> None:
     rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.startswith("│")}
     assert {"body", "end_task", "aux_tasks", "weighter", "trainer", "seed", "data_root", "include", "init_from",
             "description", "stages"} <= set(rows)
-    assert "list of aux_task, default None" in rows["aux_tasks"] and "body, required" in rows["body"]
+    assert "list of aux_task or null, default None" in rows["aux_tasks"] and "body, required" in rows["body"]
     assert "the task to do well on" in rows["end_task"]

@@ -3,7 +3,7 @@
 // beyond the task's public data), uniform weights, selection on dev; then the end-task alone is
 // fine-tuned further and the better of the two phases on dev is kept. On a pretrained encoder by
 // default. `task` is any task (lib.task's form: { dataset, metric }, e.g. your own folder;
-// docs/datasets.md). Ext-vars override the defaults given here:
+// docs/tutorials/own-data.md). Ext-vars override the defaults given here:
 //   model: the body: a hub name, a local directory, or 'scratch' (a small random-init BERT with a
 //          tokenizer trained on the task's corpora, what the tests and the older CPU tables use);
 //   steps: multitask steps, or epochs: passes over the end-task's training set instead;

@@ -1,4 +1,4 @@
-"""``tartan-fw export``: a run's end-task model in Hugging Face format (see docs/export.md)."""
+"""``tartan-fw export``: a run's end-task model in Hugging Face format (see docs/how-to/export.md)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tartan_fw.cli.app import cli, fail_cleanly
 @fail_cleanly
 def export(obj: dict, run_dir: str, out_dir: str) -> None:
     """Write RUN_DIR's best end-task model to OUT_DIR in Hugging Face format (BERT and RoBERTa bodies:
-    a sequence classifier with id2label), plus head.safetensors and labels.json (docs/export.md)."""
+    a sequence classifier with id2label), plus head.safetensors and labels.json (docs/how-to/export.md)."""
     import torch
 
     from tartan_fw.trained import check_export_target, export_model, load_trained_model

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -117,10 +117,10 @@ def list_components(obj: dict, family: str | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from tartan_fw.common.from_config import argument_docs, constructor_parameters
     from tartan_fw.common.registrable import families
     from tartan_fw.experiment import Experiment
     from tartan_fw.plugins import load_plugins
+    from tartan_fw.reference import STAGES, description, parameters
 
     load_plugins(obj["include"])  # the built-in components first
     chosen = [f for f in families() if family in (None, f.family)]
@@ -131,12 +131,10 @@ def list_components(obj: dict, family: str | None) -> None:
         table = Table(title="experiment: the top-level keys of an experiment file", title_justify="left")
         for column in ("key", "value", "description"):
             table.add_column(column)
-        docs = argument_docs(Experiment)
-        for name, annotation, default in constructor_parameters(Experiment):
-            required = "required" if default is _missing_default() else f"default {default!r}"
-            table.add_row(name, f"{_type_name(annotation)}, {required}", docs.get(name, ""))
-        table.add_row("stages", "list, optional", "a pipeline: stages run in order, each from the previous stage's "
-                      "body (tartan_fw/pipeline.py); the other keys are shared by every stage")
+        for p in parameters(Experiment):
+            required = "required" if p.default is None else f"default {p.default}"
+            table.add_row(p.name, f"{p.type}, {required}", p.doc)
+        table.add_row("stages", "list, optional", STAGES)
         console.print(table)
     for base in chosen:
         table = Table(title=base.family, show_lines=False, title_justify="left")
@@ -144,34 +142,10 @@ def list_components(obj: dict, family: str | None) -> None:
             table.add_column(column)
         for name in base.list_available():
             cls = base.by_name(name)
-            injected = set(getattr(base, "injected_parameters", ()))
-            params = ", ".join(
-                f"{p}" + ("" if d is _missing_default() else f"={d!r}")
-                for p, _, d in constructor_parameters(cls) if p not in injected
-            )
-            doc = (cls.__doc__ or "").strip().splitlines()
-            table.add_row(name, params, doc[0] if doc else "")
+            params = parameters(cls, getattr(base, "injected_parameters", ()))
+            shown = ", ".join(p.name + ("" if p.default is None else f"={p.default}") for p in params)
+            table.add_row(name, shown, (description(cls).splitlines() or [""])[0])
         console.print(table)
-
-
-def _type_name(annotation: Any) -> str:
-    """``Lazy[Body]`` -> ``body``, ``Optional[List[AuxTask]]`` -> ``list of aux_task``, ``int`` -> ``int``."""
-    from typing import Union, get_args, get_origin
-
-    origin, args = get_origin(annotation), get_args(annotation)
-    if origin is Union:
-        return " or ".join(_type_name(arg) for arg in args if arg is not type(None))
-    if origin is list:
-        return f"list of {_type_name(args[0])}"
-    if args:  # Lazy[Family]
-        return _type_name(args[0])
-    return getattr(annotation, "family", None) or getattr(annotation, "__name__", str(annotation))
-
-
-def _missing_default() -> Any:
-    from tartan_fw.common.from_config import _MISSING
-
-    return _MISSING
 
 
 @cli.command()

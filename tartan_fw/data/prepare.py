@@ -41,7 +41,7 @@ class DataNeed:
 
 
 def task_folder_needs(task: str, root: DataRoot) -> list[DataNeed]:
-    """A task of one's own as ``docs/datasets.md`` lays it out: ``<task>/{train,dev,test}.jsonl``, its TAPT
+    """A task of one's own as ``docs/tutorials/own-data.md`` lays it out: ``<task>/{train,dev,test}.jsonl``, its TAPT
     corpus ``train.txt`` (derived when absent) and, if there is one, its DAPT corpus."""
     reader = JsonlClassificationReader()
     needs = [DataNeed(f"{task} {split}", root, Source(reader, reader.default_file(split), task, labelled=True))

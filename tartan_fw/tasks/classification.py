@@ -39,8 +39,11 @@ class ClassificationTask(EndTask):
         reader: how the files are read (JSON lines by default; ``csv``, ``parquet``, ``saved``, ``hub``); its
             cap or fraction applies to train only.
         head: the classification head (default: the paper's MLP).
-        batch_size: training examples per step; eval_batch_size: per evaluation batch.
+        batch_size: training examples per step.
+        eval_batch_size: examples per evaluation batch.
         name: the task's name in logs (defaults to ``dataset``).
+        train_file, dev_file, test_file: each split's file in the task's folder, or its split name with a
+            ``hub`` reader (default: the reader's, e.g. ``train.jsonl``; ``dev_file: 'train[90%:]'`` on the hub).
         bucket_batches: length bucketing, for speed: examples are drawn this many batches at a
             time and sorted by length, so batches pad little (0: off).
     """

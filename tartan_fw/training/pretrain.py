@@ -31,9 +31,9 @@ class PretrainTrainer(TartanTrainer):
     Args:
         max_steps: optimisation steps.
         lr: peak learning rate of the body and the masked-LM heads (linear warmup, then decay).
-        weight_decay, warmup_fraction, max_grad_norm, accumulation_steps, log_every, checkpoint_every,
-            max_nonfinite_steps, compile, head_warmup_steps, head_warmup_lr, precision, callbacks: as in
-            ``tartan``.
+        weight_decay, warmup_fraction, max_grad_norm, accumulation_steps, log_every: as in ``tartan``.
+        checkpoint_every, max_nonfinite_steps, compile, head_warmup_steps, head_warmup_lr: as in ``tartan``.
+        precision, callbacks: as in ``tartan``.
     """
 
     def __init__(

@@ -104,8 +104,9 @@ class FinetuneStage:
     """Optional final fine-tuning on the end-task alone, from the best multitask checkpoint (section 3.1).
 
     Args:
-        max_steps: steps of the stage; max_epochs, eval_every and patience as in the trainer.
+        max_steps: steps of the stage.
         body_lr, head_lr: peak learning rates (linear warmup, then linear decay).
+        warmup_fraction, eval_every, patience, max_epochs: as in the ``tartan`` trainer.
     """
 
     def __init__(

@@ -114,10 +114,8 @@ class MetaWeighter(Weighter):
     The rows phi* is fitted on must be kept apart from the rows it scores (``meta_source``). Fitted
     to (near) interpolation on the very batch whose training gradient is then compared with the
     meta-gradient, phi* makes the end-task's cosine systematically negative and META turns the
-    end-task down. Measured on a quickstart MT checkpoint (citation_intent, step 500, 200 paired
-    draws, mean end-task cosine ± s.e.): phi* fitted on the step's batch -0.120 ± 0.029, on another
-    training batch -0.016 ± 0.030, on a dev sample +0.095 ± 0.029 (paired difference dev - step
-    +0.215 ± 0.028). ``tools/meta_signal.py`` measures this on any run.
+    end-task down. ``tools/meta_signal.py`` measures this on any run; the measurements are in the
+    documentation's deep dive on the meta head (``docs/concepts/meta-head.md``).
 
     The weighter streams: g_meta is computed when the end-task's gradient arrives (its features
     are then at hand), and each task's cosine, logit update and coefficient
@@ -144,8 +142,8 @@ class MetaWeighter(Weighter):
             ``meta_batch_size + dev_batch_size`` examples. ``step``: the current step's end-task
             training batch, at no extra cost, but biased against the end-task (above: phi* is
             fitted on the rows whose gradient it scores). ``train``: an independent training
-            batch, one extra forward pass without gradients; unbiased in the measurement above
-            but weaker (-0.016 ± 0.030: phi* fitted on train does not model dev).
+            batch, one extra forward pass without gradients; unbiased in the deep dive's measurement
+            but weaker (phi* fitted on train does not model dev).
         same_head: take the meta-gradient through the end-task's own head phi' without fitting
             anything (Equation 6; the section 3.3 / Figure 3 ablation).
         warm_start: keep phi* (and its optimiser) across steps and continue fitting it (the

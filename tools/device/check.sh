@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every GPU measurement in one device call, from the repository root after tools/device/prepare.sh:
-#   bash tools/device/check.sh                  (on the GPU machine; docs/scaling.md, "Measuring on a GPU")
+#   bash tools/device/check.sh                  (on the GPU machine; docs/how-to/scaling.md, "Measuring on a GPU")
 #   DEVICE=cpu QUICK=1 bash tools/device/check.sh   (here: the same commands, tiny, as a dry run)
 # Parts: setup, bench (tools/bench.py, roberta-base shape), minilm (fine-tune, MT-TARTAN and META-TARTAN
 # sweeps on citation_intent with all-MiniLM-L6-v2, all at once on the GPU), report (compare, plots).
