@@ -95,7 +95,9 @@ def overlap_warning(task: str, overlap: dict[str, Overlap]) -> Optional[str]:
 class NearDuplicates:
     """Finds the rows whose character shingles overlap some reference text's by Jaccard similarity at least
     ``threshold``: MinHash LSH (``datasketch``) proposes candidates, the exact shingle sets confirm them, so no
-    count rests on an estimate. Texts are compared normalised; exact copies are left to the exact check."""
+    count rests on an estimate. The index looks from 0.9 x ``threshold`` (a MinHash estimate scatters around
+    the true similarity, and LSH cannot look from above 0.9 with 128 permutations). Texts are compared
+    normalised; exact copies are left to the exact check."""
 
     def __init__(self, reference: list[str], threshold: float = NEAR_THRESHOLD) -> None:
         from datasketch import MinHashLSH
@@ -103,7 +105,7 @@ class NearDuplicates:
         self.threshold = threshold
         self.exact = {normalise(text) for text in reference}
         self.shingles = [shingles(text) for text in reference]
-        self.index = MinHashLSH(threshold=threshold, num_perm=PERMUTATIONS)
+        self.index = MinHashLSH(threshold=0.9 * threshold, num_perm=PERMUTATIONS)
         with self.index.insertion_session() as session:
             for row, sketch in enumerate(_sketches(self.shingles)):
                 session.insert(row, sketch, check_duplication=False)
