@@ -93,7 +93,8 @@ def report_tables(report: "DataReport") -> list["Table"]:
         facts.add_column(heading, justify="left" if heading in ("split or corpus", "labels not in train") else "right")
     for part in report.parts:
         facts.add_row(*_cells(part, truncation))
-    labels = Table(title=f"{report.name}: labels per split", title_justify="left")
+    title = f"{report.name}: labels per split"
+    labels = Table(title=title, title_justify="left", min_width=len(title))
     splits = [part for part in report.parts if part.labels]
     for heading in ("label", *(part.name for part in splits)):
         labels.add_column(heading, justify="left" if heading == "label" else "right")
@@ -115,12 +116,12 @@ def _cells(part: "Part", truncation: bool) -> list[str]:
         ", ".join(part.unseen_labels) or ("none" if overlap else ""),
     ]
     if truncation:
-        cells.append(f"{part.truncated} ({_share(part.truncated or 0, part.rows)})")
+        cells.append(f"{part.truncated} ({_share(part.truncated or 0, part.rows, '.1%')})")
     return cells
 
 
-def _share(count: int, total: int) -> str:
-    return f"{count / total:.0%}" if total else "-"
+def _share(count: int, total: int, pattern: str = ".0%") -> str:
+    return format(count / total, pattern) if total else "-"
 
 
 def _caption(report: "DataReport") -> str:

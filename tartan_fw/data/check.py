@@ -226,8 +226,10 @@ def check(target: CheckTarget, threshold: float = NEAR_THRESHOLD) -> DataReport:
         if tokenizer is not None:
             part.truncated = truncated(texts, tokenizer, max_length)
         parts.append(part)
-    name = getattr(tokenizer, "name_or_path", None) or (type(tokenizer).__name__ if tokenizer else None)
-    return DataReport(target.name, parts, threshold, name, max_length if tokenizer is not None else None)
+    if tokenizer is None:
+        return DataReport(target.name, parts, threshold)
+    name = getattr(body, "model_name", None) or f"{type(body).__name__}'s tokenizer"
+    return DataReport(target.name, parts, threshold, name, max_length)
 
 
 def truncated(texts: list[str], tokenizer: Any, max_length: int, batch: int = 512) -> int:
