@@ -252,3 +252,19 @@ def test_the_paper_tasks_counts(task: str) -> None:
     assert parts["dev"].overlap["in_train"] == dev_in_train
     assert parts["TAPT corpus"].holds["test"] == test_in_train  # train.txt is train's text
     assert parts["dev"].unseen_labels == parts["test"].unseen_labels == []
+
+
+def test_metrics_from_before_the_overlap_load_and_summarise(tmp_path: Path) -> None:
+    from tartan_fw.analysis.summary import summary_lines
+    from tartan_fw.training.results import RunMetrics
+
+    older = {"metric": "macro_f1", "best_dev": {"macro_f1": 0.5}, "best_step": 3, "test": {"macro_f1": 0.4},
+             "steps": 6, "wall_time_s": 1.0, "tokens": {}, "stages": []}
+    metrics = RunMetrics.from_dict(older)
+    assert (metrics.train_overlap, metrics.test_unseen, metrics.selected_on) == ({}, {}, "dev")
+    assert len(summary_lines(tmp_path, older)) == 1
+    leaky = {**older, "train_overlap": {"dev": {"rows": 4, "in_train": 0, "same_label": 0, "unseen": 4},
+                                        "test": {"rows": 4, "in_train": 4, "same_label": 4, "unseen": 0}},
+             "dev_unseen": {"macro_f1": 0.25}, "test_unseen": {}}
+    assert summary_lines(tmp_path, leaky)[1] == ("on the rows whose text is not in train: dev macro_f1 0.2500 "
+                                                  "(4 of 4 rows), test: no such rows")

@@ -201,35 +201,49 @@ def check(target: CheckTarget, threshold: float = NEAR_THRESHOLD) -> DataReport:
     """Every fact of the report, for ``target``'s splits and corpora (read whole: no subsampling)."""
     splits = {split: source.read(target.root, subsample=False) for split, source in target.splits.items()}
     corpora = {where: source.read(target.root, subsample=False) for where, source in target.corpora.items()}
-    body = target.body.construct(data_root=target.root) if target.body is not None else None
-    tokenizer, max_length = getattr(body, "tokenizer", None), getattr(body, "max_length", None)
-    train_lines, train_labels = column(splits["train"], "line"), set(column(splits["train"], "label"))
     overlap = train_overlap(splits)
     near = NearDuplicates(column(splits["train"], "text"), threshold)
-    parts = []
-    for name, examples in [*splits.items(), *corpora.items()]:
-        texts = column(examples, "text")
-        lines = column(examples, "line")
-        part = Part(name, examples.origin, len(texts), len(texts) - len({normalise(t) for t in texts}))
-        if name in splits:
-            part.labels = dict(sorted(Counter(column(examples, "label")).items()))
-        if name in overlap:
-            part.overlap = overlap[name].to_dict()
-            part.in_train_rows = [lines[row] for row in overlap[name].in_train]
-            part.near_train = [[lines[row], train_lines[other], round(similarity, 3)]
-                               for row, other, similarity in near.matches(texts)]
-            part.unseen_labels = sorted(set(part.labels) - train_labels)
-        if name in corpora:
-            held = {normalise(t) for t in texts}
-            part.holds = {split: sum(1 for t in column(splits[split], "text") if normalise(t) in held)
-                          for split in overlap}
-        if tokenizer is not None:
-            part.truncated = truncated(texts, tokenizer, max_length)
-        parts.append(part)
+    parts = [split_part(split, examples, splits["train"], overlap.get(split), near) for split, examples in splits.items()]
+    evaluation = {split: splits[split] for split in overlap}
+    parts += [corpus_part(where, examples, evaluation) for where, examples in corpora.items()]
+    body = target.body.construct(data_root=target.root) if target.body is not None else None
+    tokenizer = getattr(body, "tokenizer", None)
     if tokenizer is None:
         return DataReport(target.name, parts, threshold)
+    for part, examples in zip(parts, [*splits.values(), *corpora.values()]):
+        part.truncated = truncated(column(examples, "text"), tokenizer, body.max_length)
     name = getattr(body, "model_name", None) or f"{type(body).__name__}'s tokenizer"
-    return DataReport(target.name, parts, threshold, name, max_length)
+    return DataReport(target.name, parts, threshold, name, body.max_length)
+
+
+def _part(name: str, examples: Examples) -> Part:
+    texts = column(examples, "text")
+    return Part(name, examples.origin, len(texts), len(texts) - len({normalise(text) for text in texts}))
+
+
+def split_part(name: str, examples: Examples, train: Examples, overlap: Optional[Overlap],
+               near: NearDuplicates) -> Part:
+    """A split's row: its labels and, for dev and test (given their ``overlap``), what they share with train."""
+    part = _part(name, examples)
+    part.labels = dict(sorted(Counter(column(examples, "label")).items()))
+    if overlap is None:
+        return part
+    lines, train_lines = column(examples, "line"), column(train, "line")
+    part.overlap = overlap.to_dict()
+    part.in_train_rows = [lines[row] for row in overlap.in_train]
+    part.near_train = [[lines[row], train_lines[other], round(similarity, 3)]
+                       for row, other, similarity in near.matches(column(examples, "text"))]
+    part.unseen_labels = sorted(set(part.labels) - set(column(train, "label")))
+    return part
+
+
+def corpus_part(name: str, examples: Examples, evaluation: dict[str, Examples]) -> Part:
+    """A corpus's row: how many rows of each ``evaluation`` split have a text it holds."""
+    part = _part(name, examples)
+    held = {normalise(text) for text in column(examples, "text")}
+    part.holds = {split: sum(1 for text in column(rows, "text") if normalise(text) in held)
+                  for split, rows in evaluation.items()}
+    return part
 
 
 def truncated(texts: list[str], tokenizer: Any, max_length: int, batch: int = 512) -> int:
