@@ -261,15 +261,15 @@ class TartanTrainer(Trainer):
         best = max((s for s in stages if s.best_dev_score is not None), key=lambda s: s.best_dev_score)
         dev, test = run.evaluate("dev"), run.evaluate("test")
         labels, train = run.end_task.labels, run.end_task.targets["train"]
-        evaluated = [dev, test] + [run.unseen(result) for result in (dev, test) if result.split in run.end_task.overlap]
-        unseen = {result.split: result.metrics for result in evaluated[2:]}
+        # the same predictions on the rows whose text is not in train (none for a task that knows no overlap)
+        unseen = {result.split: run.unseen(result) for result in (dev, test) if result.split in run.end_task.overlap}
         return RunMetrics(
             metric=run.end_task.metric,
             best_dev=best.best_dev,
             best_step=best.best_step,
             test=test.metrics,
             majority_baseline={result.split: majority_baseline(train, result.gold, labels)
-                               for result in evaluated if len(result.gold)},
+                               for result in (dev, test, *unseen.values()) if len(result.gold)},
             dev_report=class_report(dev.predicted, dev.gold, labels),
             test_report=class_report(test.predicted, test.gold, labels),
             steps=stages[-1].steps_total,
@@ -278,8 +278,8 @@ class TartanTrainer(Trainer):
             stages=stages,
             mlm_heads=head_report(checks, warmed_losses(stages)),
             train_overlap={split: overlap.to_dict() for split, overlap in run.end_task.overlap.items()},
-            dev_unseen=unseen.get("dev_unseen", {}),
-            test_unseen=unseen.get("test_unseen", {}),
+            dev_unseen=unseen["dev"].metrics if "dev" in unseen else {},
+            test_unseen=unseen["test"].metrics if "test" in unseen else {},
             selected_on=run.end_task.select_on,
         )
 
