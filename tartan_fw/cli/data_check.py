@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 @click.option("--threshold", type=click.FloatRange(0, 1, min_open=True), default=0.8, show_default=True,
               help="Jaccard similarity of character 5-grams from which two texts are near-duplicates.")
 @click.option("--data-root", type=click.Path(file_okay=False),
-              help="Data root of a TASK or FOLDER (default: $TARTAN_DATA, else the cache); a config names its own.")
+              help="Data root (default: the config's data_root, else $TARTAN_DATA, else the cache).")
 @override_options
 @click.pass_obj
 @fail_cleanly
@@ -35,8 +35,8 @@ def check(obj: dict, target: str, as_json: bool, threshold: float, data_root: st
     test rows whose text is in train or in the corpus, near-duplicates of train, labels per split, dev and test
     labels train never has, and (given a CONFIG, with its tokenizer) the rows cut at max_length.
 
-    TARGET is an experiment file, a paper task (chemprot, citation_intent, sciie, hyperpartisan) or a task
-    folder under the data root ({train,dev,test}.jsonl, with train.txt and domain.1xTAPT.txt as corpora).
+    CONFIG is an experiment file; TASK a paper task (chemprot, citation_intent, sciie, hyperpartisan); FOLDER a
+    task folder under the data root ({train,dev,test}.jsonl, with train.txt and domain.1xTAPT.txt as corpora).
     Texts are compared whitespace-normalised and lower-cased. Nothing is changed: which rows to drop, if any,
     stays your decision.
     """
