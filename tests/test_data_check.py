@@ -72,7 +72,8 @@ def write_parquet(folder: Path, name: str, rows: list[tuple[str, str]]) -> None:
 def write_saved(folder: Path, name: str, rows: list[tuple[str, str]]) -> None:
     from datasets import Dataset
 
-    Dataset.from_dict({"text": [t for t, _ in rows], "label": [label for _, label in rows]}).save_to_disk(str(folder / name))
+    table = {"text": [t for t, _ in rows], "label": [label for _, label in rows]}
+    Dataset.from_dict(table).save_to_disk(str(folder / name))
 
 
 # reader config, writer, file per split (the reader's default names)

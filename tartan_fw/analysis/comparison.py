@@ -84,7 +84,7 @@ def compare(
     directories: list[Path], names: Optional[list[str]] = None, baseline: int = 0,
     permutations: int = 10_000, seed: int = 0, split: str = "test",
 ) -> Comparison:
-    """Read every method's runs and test every pair of methods on their scores on ``split`` (``test`` or ``test_unseen``)."""
+    """Read every method's runs and test every pair of methods on ``split`` (``test`` or ``test_unseen``)."""
     names = names or [directory.name for directory in directories]
     if len(names) != len(directories):
         raise TartanError(f"--name was given {len(names)} times for {len(directories)} directories; give one per directory")
@@ -101,7 +101,8 @@ def compare(
             raise TartanError(f"{method.directory}: no run has test_unseen scores (on the test rows whose text is not "
                               f"in train): its runs were made before they were recorded; run them again, or compare "
                               f"on --split test")
-        raise TartanError(f"{method.directory}: no run has a {split} score (a pretraining-only run?); compare end-task runs")
+        raise TartanError(f"{method.directory}: no run has a {split} score (a pretraining-only run?); compare "
+                          f"end-task runs")
     tests = {
         (i, j): permutation_test(methods[i].scores(split), methods[j].scores(split), permutations, seed)
         for i in range(len(methods)) for j in range(i + 1, len(methods))
@@ -190,7 +191,8 @@ def to_csv(comparison: Comparison) -> str:
     majority = comparison.majority()
     if majority:
         writer.writerow([f"majority class ('{majority[split]['label']}')", "", 0, comparison.metric,
-                         majority[split][comparison.metric], "", majority[dev][comparison.metric], "", "", "", "", "", ""])
+                         majority[split][comparison.metric], "", majority[dev][comparison.metric],
+                         "", "", "", "", "", ""])
     return out.getvalue()
 
 
@@ -207,8 +209,9 @@ def to_json(comparison: Comparison) -> str:
             {
                 "name": method.name,
                 "directory": str(method.directory),
-                "runs": [{"directory": str(run.directory), "test": run.test, "dev": run.dev, "test_unseen": run.test_unseen,
-                          "dev_unseen": run.dev_unseen, "compute": run.compute} for run in method.runs],
+                "runs": [{"directory": str(run.directory), "test": run.test, "dev": run.dev,
+                          "test_unseen": run.test_unseen, "dev_unseen": run.dev_unseen, "compute": run.compute}
+                         for run in method.runs],
                 f"{split}_mean": method.mean(split), f"{split}_std": method.std(split),
                 f"{dev}_mean": method.mean(dev), f"{dev}_std": method.std(dev),
                 "flops": method.cost("flops"), "wall_time_s": method.cost("wall_time_s"), "steps": method.cost("steps"),

@@ -12,7 +12,8 @@ import click
 
 from tartan_fw.cli import compare, data_check, export, plot, predict, sweep  # noqa: F401  (each registers its command)
 from tartan_fw.cli.app import (
-    cli, config_from_cli, config_options, data, data_progress, fail_cleanly, override_options, threads_option, use_threads,
+    cli, config_from_cli, config_options, data, data_progress, fail_cleanly, override_options, threads_option,
+    use_threads,
 )
 from tartan_fw.errors import ConfigurationError, TartanError
 

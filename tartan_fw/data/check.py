@@ -157,7 +157,8 @@ def task_folder_target(task: str, root: DataRoot) -> CheckTarget:
     """A task folder as ``docs/datasets.md`` lays it out: ``{train,dev,test}.jsonl``, its TAPT corpus
     ``train.txt`` (derived when absent) and its DAPT corpus ``domain.1xTAPT.txt`` if there is one."""
     reader = JsonlClassificationReader()
-    splits = {split: Source(reader, reader.default_file(split), task, labelled=True) for split in ("train", *EVALUATION_SPLITS)}
+    splits = {split: Source(reader, reader.default_file(split), task, labelled=True)
+              for split in ("train", *EVALUATION_SPLITS)}
     corpora = {"TAPT corpus": Source(TextLinesReader(), f"{task}/train.txt")}
     if root.locate(f"{task}/domain.1xTAPT.txt").exists():
         corpora["DAPT corpus"] = Source(TextLinesReader(), f"{task}/domain.1xTAPT.txt")
@@ -203,7 +204,8 @@ def check(target: CheckTarget, threshold: float = NEAR_THRESHOLD) -> DataReport:
     corpora = {where: source.read(target.root, subsample=False) for where, source in target.corpora.items()}
     overlap = train_overlap(splits)
     near = NearDuplicates(column(splits["train"], "text"), threshold)
-    parts = [split_part(split, examples, splits["train"], overlap.get(split), near) for split, examples in splits.items()]
+    parts = [split_part(split, examples, splits["train"], overlap.get(split), near)
+             for split, examples in splits.items()]
     evaluation = {split: splits[split] for split in overlap}
     parts += [corpus_part(where, examples, evaluation) for where, examples in corpora.items()]
     body = target.body.construct(data_root=target.root) if target.body is not None else None
