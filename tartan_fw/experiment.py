@@ -19,6 +19,7 @@ from tartan_fw.common.files import (
 )
 from tartan_fw.common.from_config import Lazy, build
 from tartan_fw.common.locking import lock_folder
+from tartan_fw.data.check import overlap_warning
 from tartan_fw.data.root import DataRoot
 from tartan_fw.errors import StorageError, TartanError
 from tartan_fw.models.bodies import Body
@@ -206,6 +207,9 @@ def run_experiment(
             logger = TensorBoardLogger(files.tensorboard, config, purge_step)
         for target, handler in handlers:
             logging.getLogger(target).addHandler(handler)
+        leak = overlap_warning(end_task.name, end_task.overlap)
+        if leak and parallel.is_main:
+            log.warning("%s", leak)
         precision = resolve_precision(experiment.trainer.precision, parallel.device)
         journal.info("%s %s: %s; seed %d, device %s, %d CPU threads, %s", "resuming" if resume else "starting",
                      directory, config.get("description") or "experiment", experiment.seed, parallel.device,

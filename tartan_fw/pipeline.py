@@ -29,7 +29,9 @@ import torch
 
 from tartan_fw.common.config import deep_merge
 from tartan_fw.common.from_config import build, validate
+from tartan_fw.data.check import CheckTarget
 from tartan_fw.data.prepare import DataNeed
+from tartan_fw.data.readers import Source
 from tartan_fw.data.root import DataRoot
 from tartan_fw.errors import ConfigurationError
 from tartan_fw.experiment import (
@@ -109,6 +111,35 @@ def data_needs(config: dict[str, Any]) -> list[DataNeed]:
         needs += [DataNeed(f"{where}{component}", root, source) for component, lazy in tasks
                   for source in lazy.cls.sources(lazy.arguments())]
     return needs
+
+
+def check_targets(config: dict[str, Any]) -> list[CheckTarget]:
+    """What ``data check`` reads for a valid config: each distinct end-task's splits with the corpora of the
+    auxiliary tasks of its stages, and the body that tokenises them (a pipeline's stages share their end-task)."""
+    stages = stage_configs(config) if is_pipeline(config) else [("", config)]
+    targets: dict[tuple, CheckTarget] = {}
+    for index, (_, stage) in enumerate(stages):
+        where = f"stages[{index}]." if is_pipeline(config) else ""
+        experiment = build(Experiment, stage)
+        root = DataRoot(experiment.data_root)
+        splits = experiment.end_task.cls.split_sources(experiment.end_task.arguments())
+        if not splits:
+            raise ConfigurationError([f"{where}end_task: {experiment.end_task.cls.__name__} names no labelled train, "
+                                      f"dev and test splits (split_sources), so its data cannot be checked"])
+        key = tuple((split, _source_key(source)) for split, source in sorted(splits.items()))
+        target = targets.setdefault(key, CheckTarget(experiment.task_names[0], root, splits, body=experiment.body))
+        read = {_source_key(source) for source in target.corpora.values()}
+        for i, (task, name) in enumerate(zip(experiment.aux_tasks, experiment.task_names[1:])):
+            for source in task.cls.sources(task.arguments()):
+                if _source_key(source) not in read:
+                    target.corpora[f"{where}aux_tasks[{i}] ({name})"] = source
+                    read.add(_source_key(source))
+    return list(targets.values())
+
+
+def _source_key(source: Source) -> tuple:
+    """Two sources with one key read the same thing the same way."""
+    return repr(source.reader.settings()), source.folder, source.name, source.labelled
 
 
 def data_problems(config: dict[str, Any]) -> list[str]:

@@ -113,3 +113,45 @@ def test_the_majority_class_baseline_is_shown_beside_the_methods(tmp_path: Path)
     assert json.loads((tmp_path / "table.json").read_text())["majority_baseline"] == baseline
     plain = CliRunner().invoke(cli, ["compare", str(write_sweep(tmp_path / "old", FINETUNE))])
     assert "majority" not in plain.output
+
+
+def add_unseen(sweep: Path, shift: float) -> None:
+    """Each run's scores on the rows whose text is not in train: its test and dev scores moved by ``shift``."""
+    for run in sorted(sweep.glob("seed[0-8]")):
+        metrics = json.loads((run / "metrics.json").read_text())
+        metric = metrics["metric"]
+        metrics["test_unseen"] = {metric: metrics["test"][metric] + shift}
+        metrics["dev_unseen"] = {metric: metrics["best_dev"][metric] + shift}
+        metrics["majority_baseline"] = {split: {"label": "background", metric: 0.1}
+                                        for split in ("dev", "test", "dev_unseen", "test_unseen")}
+        (run / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_ranking_and_testing_on_the_unseen_test_rows(tmp_path: Path) -> None:
+    """A method whose edge is memorised train texts loses it on test_unseen; the table says which split it ranks."""
+    finetune = write_sweep(tmp_path / "finetune", FINETUNE)
+    tartan = write_sweep(tmp_path / "tartan", TARTAN)
+    add_unseen(finetune, 0.0)
+    add_unseen(tartan, -0.11)  # TARTAN's 0.10 lead came from the rows in train
+    comparison = compare([finetune, tartan], split="test_unseen")
+    assert comparison.methods[1].mean("test_unseen") == pytest.approx(statistics.mean(TARTAN) - 0.11)
+    assert comparison.pair(1, 0).difference == pytest.approx(statistics.mean(TARTAN) - 0.11 - statistics.mean(FINETUNE))
+    assert comparison.pair(1, 0).p_value > 0.05
+    result = CliRunner().invoke(cli, ["compare", str(finetune), str(tartan), "--split", "test_unseen",
+                                      "--out", str(tmp_path / "unseen")])
+    assert result.exit_code == 0, result.output
+    markdown = (tmp_path / "unseen.md").read_text()
+    assert markdown.startswith("| method | runs | test_unseen macro_f1 | dev_unseen macro_f1 |")
+    assert "permutation test of test_unseen-score means" in markdown and "majority class" in markdown
+    assert "test_unseen_mean" in (tmp_path / "unseen.csv").read_text().splitlines()[0]
+    assert json.loads((tmp_path / "unseen.json").read_text())["split"] == "test_unseen"
+
+
+def test_runs_from_before_the_unseen_scores_are_read_and_named(tmp_path: Path) -> None:
+    old = write_sweep(tmp_path / "old", FINETUNE)
+    new = write_sweep(tmp_path / "new", TARTAN)
+    add_unseen(new, 0.0)
+    assert CliRunner().invoke(cli, ["compare", str(old), str(new)]).exit_code == 0  # test: both as before
+    result = CliRunner().invoke(cli, ["compare", str(old), str(new), "--split", "test_unseen"])
+    assert result.exit_code == 2
+    assert f"{old}: no run has test_unseen scores" in result.output and "compare on --split test" in result.output

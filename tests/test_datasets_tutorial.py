@@ -1,5 +1,5 @@
 """docs/tutorials/own-data.md runs as written: a task from a folder of JSON lines (no train.txt), one config
-block, validate, epoch-based runs, compare with the majority-class row; and its error paths."""
+block, validate, epoch-based runs, compare with the majority-class row, data check; and its error paths."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_the_tutorial_runs_as_written(project: Path, caplog: pytest.LogCaptureFixture) -> None:
     assert set(tutorial_files()) == {"experiments/my_citations.jsonnet", "experiments/my_citations_meta.jsonnet"}
     commands = tutorial_commands()
-    assert [c[0] for c in commands] == ["validate", "validate", "data", "run", "run", "run", "compare"]
+    assert [c[0] for c in commands] == ["validate", "validate", "data", "run", "run", "run", "compare", "data", "data"]
     corpus = project.parent / "data" / "my_citations" / "train.txt"
     outputs, notices = [], []
     for arguments in commands:
@@ -74,7 +74,7 @@ def test_the_tutorial_runs_as_written(project: Path, caplog: pytest.LogCaptureFi
         if arguments[0] == "validate":
             assert result.output.strip().endswith(": ok") and not corpus.exists()  # derivable, not yet derived
     notice = "train.txt: derived from train.jsonl (the TAPT corpus: 30 texts, one per line; 1 had newlines"
-    assert [len(n) for n in notices] == [0, 0, 1, 0, 0, 0, 0] and notice in notices[2][0]  # one line, by data fetch
+    assert [len(n) for n in notices] == [0, 0, 1, 0, 0, 0, 0, 0, 0] and notice in notices[2][0]  # one line, by data fetch
     folder = project.parent / "data" / "my_citations"
     assert outputs[2].splitlines() == [
         f"end_task: {folder / 'train.jsonl'} present, 30 examples",
@@ -94,7 +94,12 @@ def test_the_tutorial_runs_as_written(project: Path, caplog: pytest.LogCaptureFi
     meta = json.loads((project / "runs" / "my_citations" / "meta" / "config.json").read_text())
     assert meta["weighter"]["type"] == "meta"
     assert mt["majority_baseline"]["test"]["label"] == "background"
-    assert "majority class ('background')" in outputs[-1]
+    assert "majority class ('background')" in outputs[6]
+    assert "my_citations: texts compared whitespace-normalised and lower-cased" in outputs[7]
+    assert "truncated: rows longer than max_length 64 tokens" in " ".join(outputs[7].split())
+    [report] = json.loads(outputs[8])
+    assert [part["name"] for part in report["parts"]] == ["train", "dev", "test", "TAPT corpus"]
+    assert report["parts"][3]["holds"] == {"dev": 0, "test": 0}
 
 
 def test_validate_names_a_missing_split_and_what_to_do(project: Path) -> None:

@@ -23,6 +23,9 @@ class RunResult:
     dev: float
     compute: dict[str, Any] = field(default_factory=dict)
     majority: dict[str, Any] = field(default_factory=dict)  # the majority-class baseline per split (older runs: none)
+    # On the rows whose text is not in train (NaN for runs made before they were recorded).
+    test_unseen: float = math.nan
+    dev_unseen: float = math.nan
 
 
 def _natural_key(path: Path) -> list[Any]:
@@ -66,6 +69,8 @@ def read_run(directory: Path) -> RunResult:
         _score(metrics, "best_dev", directory),
         metrics.get("compute", {}),
         metrics.get("majority_baseline", {}),
+        _score(metrics, "test_unseen", directory),
+        _score(metrics, "dev_unseen", directory),
     )
 
 

@@ -1,5 +1,6 @@
-"""The final summary of a run: the headline scores, the majority-class baseline beside them, and
-the test set's per-class report and confusion matrix, as plain lines (readable in a batch log)."""
+"""The final summary of a run: the headline scores (and, where dev or test rows' text is in train, the
+scores on the other rows), the majority-class baseline beside them, and the test set's per-class report
+and confusion matrix, as plain lines (readable in a batch log)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ def summary_lines(directory: Path, metrics: dict[str, Any]) -> list[str]:
     metric = metrics["metric"]
     dev, test = metrics["best_dev"].get(metric, float("nan")), metrics["test"].get(metric, float("nan"))
     lines = [f"{directory}: dev {metric} {dev:.4f} (step {metrics['best_step']}), test {metric} {test:.4f}"]
+    lines += _unseen_lines(metrics)
     baseline = metrics.get("majority_baseline")
     if baseline:
         lines.append(f"majority-class baseline (always '{baseline['test']['label']}'): dev {metric} "
@@ -19,6 +21,16 @@ def summary_lines(directory: Path, metrics: dict[str, Any]) -> list[str]:
     if report:
         lines += _report_lines(report)
     return lines
+
+
+def _unseen_lines(metrics: dict[str, Any]) -> list[str]:
+    """The scores on the rows whose text is not in train, when some dev or test rows' text is in train."""
+    overlap, metric = metrics.get("train_overlap", {}), metrics["metric"]
+    if not any(counts["in_train"] for counts in overlap.values()):
+        return []
+    parts = [f"{split} {metric} {metrics[f'{split}_unseen'][metric]:.4f} ({counts['unseen']} of {counts['rows']} rows)"
+             if metrics.get(f"{split}_unseen") else f"{split}: no such rows" for split, counts in overlap.items()]
+    return [f"on the rows whose text is not in train: {', '.join(parts)}"]
 
 
 def _report_lines(report: dict[str, Any]) -> list[str]:

@@ -146,6 +146,11 @@ def _stop_on_signals(context: click.Context) -> None:
         context.call_on_close(lambda: [signal.signal(number, handler) for number, handler in previous.items()])
 
 
+@cli.group()
+def data() -> None:
+    """Task data: download it, prepare it under the data root and the datasets cache, and check it."""
+
+
 def config_from_cli(config_file: str, ext_var: tuple[str, ...], override: tuple[str, ...],
                      overrides: str | None, include: list[str]) -> tuple[dict, dict]:
     from tartan_fw.common.config import load_config, parse_assignment

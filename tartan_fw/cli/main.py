@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from tartan_fw.cli import compare, export, plot, predict, sweep  # noqa: F401  (each registers its command on cli)
+from tartan_fw.cli import compare, data_check, export, plot, predict, sweep  # noqa: F401  (each registers its command)
 from tartan_fw.cli.app import (
-    cli, config_from_cli, config_options, data_progress, fail_cleanly, override_options, threads_option, use_threads,
+    cli, config_from_cli, config_options, data, data_progress, fail_cleanly, override_options, threads_option,
+    use_threads,
 )
 from tartan_fw.errors import ConfigurationError, TartanError
 
@@ -157,18 +158,18 @@ def list_components(obj: dict, family: str | None) -> None:
 @click.pass_obj
 @fail_cleanly
 def evaluate(obj: dict, run_dir: str, split: str, data_root: str | None, device: str) -> None:
-    """Reload a run's best checkpoint and recompute the end-task metrics on its data, from any folder or shell."""
+    """Reload a run's best checkpoint and recompute the end-task metrics on its data, from any folder or shell:
+    on every row of the split, and under ``<split>_unseen`` on the rows whose text is not in train."""
     from tartan_fw.experiment import load_run, resolve_device
 
     data_progress(True)
     run = load_run(Path(run_dir), resolve_device(device), obj["include"], data_root)
-    metrics = run.evaluate(split).metrics
-    click.echo(json.dumps({"split": split, "metric": run.end_task.metric, **metrics}, indent=2))
-
-
-@cli.group()
-def data() -> None:
-    """Task data: download it and prepare it under the data root and the datasets cache."""
+    result = run.evaluate(split)
+    report = {"split": split, "metric": run.end_task.metric, **result.metrics}
+    if split in run.end_task.overlap:
+        unseen = run.unseen(result)
+        report[unseen.split] = {"rows": len(unseen.gold), "of": len(result.gold), **unseen.metrics}
+    click.echo(json.dumps(report, indent=2))
 
 
 @data.command()

@@ -12,6 +12,7 @@ from torch import nn
 from tartan_fw.common.from_config import Lazy
 from tartan_fw.common.registrable import Registrable
 from tartan_fw.data.batching import Batch, IndexStream
+from tartan_fw.data.check import Overlap
 from tartan_fw.data.readers import Source
 from tartan_fw.models.bodies import Body
 from tartan_fw.models.heads import Head
@@ -120,10 +121,20 @@ class EndTask(Task, Registrable):
     family: ClassVar[str] = "end_task"
     default_implementation: ClassVar[Optional[str]] = "classification"
     metric: str
+    # The dev split model selection compares on: ``dev``, or ``dev_unseen`` (the dev rows whose text is not
+    # in train). A task that knows no overlap leaves ``overlap`` empty and selects on dev.
+    select_on: str = "dev"
+    overlap: dict[str, Overlap] = {}  # dev and test against train (data/check.py), found at start-up
     labels: list[str]
     targets: dict[str, torch.Tensor]  # gold label ids per split; train's give the majority-class baseline
     head: Head
     head_config: Lazy[Head]
+
+    @classmethod
+    def split_sources(cls, arguments: Mapping[str, Any]) -> dict[str, Source]:
+        """The labelled splits (``train``, ``dev``, ``test``) the task built from ``arguments`` reads, for
+        ``tartan-fw data check``; none: the task's data cannot be checked."""
+        return {}
 
     def build_head(self, body: Body) -> Head:
         """A fresh, untrained head like the task's own (META-TARTAN fits one, phi*, every step)."""

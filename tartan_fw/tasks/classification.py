@@ -11,6 +11,7 @@ from torch import nn
 from tartan_fw.common.constraints import NonNegativeInt, PositiveInt
 from tartan_fw.common.from_config import Lazy
 from tartan_fw.data.batching import Batch, ordered_batches, pad
+from tartan_fw.data.check import train_overlap
 from tartan_fw.data.readers import DatasetReader, JsonlClassificationReader, Source
 from tartan_fw.data.root import DataRoot
 from tartan_fw.data.tokenization import TokenizedTexts, tokenize
@@ -20,6 +21,7 @@ from tartan_fw.models.heads import ClassificationHead, Head
 from tartan_fw.tasks.base import EndTask, TaskLoss
 
 Metric = Literal["micro_f1", "macro_f1", "accuracy"]
+SelectOn = Literal["dev", "dev_unseen"]
 
 
 def split_files(reader: DatasetReader, names: dict[str, Optional[str]]) -> dict[str, str]:
@@ -46,6 +48,10 @@ class ClassificationTask(EndTask):
             ``hub`` reader (default: the reader's, e.g. ``train.jsonl``; ``dev_file: 'train[90%:]'`` on the hub).
         bucket_batches: length bucketing, for speed: examples are drawn this many batches at a
             time and sorted by length, so batches pad little (0: off).
+        select_on: the dev rows model selection and early stopping compare ``metric`` on: ``dev``, all
+            of them, or ``dev_unseen``, those whose text is not in train (where dev leaks into train, the
+            checkpoint that memorised train best wins on the rest; ``tartan-fw data check`` counts them).
+            Either way metrics.json has both, and the test scores on all rows and on the unseen ones.
     """
 
     def __init__(
@@ -64,6 +70,7 @@ class ClassificationTask(EndTask):
         dev_file: Optional[str] = None,
         test_file: Optional[str] = None,
         bucket_batches: NonNegativeInt = 0,
+        select_on: SelectOn = "dev",
     ) -> None:
         super().__init__(name or dataset, batch_size, bucket_batches)
         self.dataset = dataset
@@ -71,12 +78,18 @@ class ClassificationTask(EndTask):
         self.reader = reader or self.default_reader()
         self.head_config = head or self.default_head()
         self.eval_batch_size = eval_batch_size
+        self.select_on = select_on
         self.files = split_files(self.reader, {"train": train_file, "dev": dev_file, "test": test_file})
         text = text_body(body, "end_task")
         examples = {
-            split: self.reader.read(data_root, name, self.dataset, labelled=True, subsample=split == "train")
+            split: self.reader.read(data_root, name, self.dataset, labelled=True, subsample=False)
             for split, name in self.files.items()
         }
+        self.overlap = train_overlap(examples)  # against the whole train file: the same rows for every subsample
+        if select_on == "dev_unseen" and not self.overlap["dev"].unseen():
+            raise DataError(f"{examples['dev'].origin}: the text of every dev row is in train, so select_on "
+                            f"'dev_unseen' has no rows to select on; set end_task.select_on: 'dev'")
+        examples["train"] = self.reader.subsample(examples["train"])
         labels = {split: e.dataset.with_format("arrow")["label"] for split, e in examples.items()}
         self.labels: list[str] = sorted(labels["train"].unique().to_pylist())
         self.targets: dict[str, torch.Tensor] = {}
@@ -110,9 +123,13 @@ class ClassificationTask(EndTask):
 
     @classmethod
     def sources(cls, arguments: Mapping[str, Any]) -> list[Source]:
+        return list(cls.split_sources(arguments).values())
+
+    @classmethod
+    def split_sources(cls, arguments: Mapping[str, Any]) -> dict[str, Source]:
         reader = arguments["reader"] or cls.default_reader()
         files = split_files(reader, {split: arguments[f"{split}_file"] for split in ("train", "dev", "test")})
-        return [Source(reader, name, arguments["dataset"], labelled=True) for name in files.values()]
+        return {split: Source(reader, name, arguments["dataset"], labelled=True) for split, name in files.items()}
 
     def split_size(self, split: str) -> int:
         return len(self.targets[split])

@@ -85,6 +85,13 @@ class RunMetrics:
     # Per masked-LM task: its head's sample loss before training and after the warm-up, and whether it
     # was trained to begin with (training/head_warmup.py).
     mlm_heads: dict[str, Any] = field(default_factory=dict)
+    # The dev and test rows whose text is in train (data/check.py's Overlap per split: rows, in_train,
+    # same_label, unseen) and the selected model's scores on the other rows ({} where there are none);
+    # empty for runs made before they were recorded. ``selected_on``: the dev rows the model was selected on.
+    train_overlap: dict[str, Any] = field(default_factory=dict)
+    dev_unseen: dict[str, float] = field(default_factory=dict)
+    test_unseen: dict[str, float] = field(default_factory=dict)
+    selected_on: str = "dev"
 
     def to_dict(self) -> dict[str, Any]:
         """The ``metrics.json`` layout (``pipeline`` only for pipelines)."""

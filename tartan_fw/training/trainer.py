@@ -99,6 +99,10 @@ class Run:
         self.end_task.head.train()
         return EvaluationResult(split, classification_metrics(predicted, gold), predicted, gold)
 
+    def unseen(self, result: EvaluationResult) -> EvaluationResult:
+        """``result`` on the rows of its split whose text is not in train (``dev_unseen``, ``test_unseen``)."""
+        return result.on_rows(self.end_task.overlap[result.split].unseen(), f"{result.split}_unseen")
+
 
 class FinetuneStage:
     """Optional final fine-tuning on the end-task alone, from the best multitask checkpoint (section 3.1).
@@ -258,13 +262,15 @@ class TartanTrainer(Trainer):
         best = max((s for s in stages if s.best_dev_score is not None), key=lambda s: s.best_dev_score)
         dev, test = run.evaluate("dev"), run.evaluate("test")
         labels, train = run.end_task.labels, run.end_task.targets["train"]
+        # the same predictions on the rows whose text is not in train (none for a task that knows no overlap)
+        unseen = {result.split: run.unseen(result) for result in (dev, test) if result.split in run.end_task.overlap}
         return RunMetrics(
             metric=run.end_task.metric,
             best_dev=best.best_dev,
             best_step=best.best_step,
             test=test.metrics,
-            majority_baseline={"dev": majority_baseline(train, dev.gold, labels),
-                               "test": majority_baseline(train, test.gold, labels)},
+            majority_baseline={result.split: majority_baseline(train, result.gold, labels)
+                               for result in (dev, test, *unseen.values()) if len(result.gold)},
             dev_report=class_report(dev.predicted, dev.gold, labels),
             test_report=class_report(test.predicted, test.gold, labels),
             steps=stages[-1].steps_total,
@@ -272,6 +278,10 @@ class TartanTrainer(Trainer):
             tokens={k: v for s in stages for k, v in s.tokens.items()},
             stages=stages,
             mlm_heads=head_report(checks, warmed_losses(stages)),
+            train_overlap={split: overlap.to_dict() for split, overlap in run.end_task.overlap.items()},
+            dev_unseen=unseen["dev"].metrics if "dev" in unseen else {},
+            test_unseen=unseen["test"].metrics if "test" in unseen else {},
+            selected_on=run.end_task.select_on,
         )
 
     def loop(self, run: Run, stage: Stage, progress: Optional[Progress] = None) -> "StageLoop":

@@ -84,7 +84,7 @@ class DatasetReader(Registrable):
         examples = self._load(data_root, name, folder, labelled)
         if not len(examples):
             raise DataError(f"{examples.origin}: the file holds no examples; check the path or regenerate the file")
-        return self._subsample(examples) if subsample else examples
+        return self.subsample(examples) if subsample else examples
 
     def data_files(self, name: str, folder: str = "") -> list[str]:
         """The files under the data root that :meth:`read` of ``name`` needs, so ``validate`` can check them."""
@@ -102,7 +102,8 @@ class DatasetReader(Registrable):
         return {"reader": type(self).__qualname__,
                 **{k: v for k, v in sorted(vars(self).items()) if k not in SUBSAMPLE_SETTINGS}}
 
-    def _subsample(self, examples: Examples) -> Examples:
+    def subsample(self, examples: Examples) -> Examples:
+        """``examples`` capped or subsampled as the settings say (the same examples for the same seed)."""
         from datasets.fingerprint import Hasher
 
         size = len(examples)

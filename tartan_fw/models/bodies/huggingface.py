@@ -49,7 +49,7 @@ class HuggingFaceBody(TextBody):
             # transformers reports a checkpoint without a masked-LM head as corrupted, in a table; whether
             # each masked-LM head is trained is measured and said by the trainer (training/head_warmup.py),
             # and a run without masked-LM tasks has nothing to say about it.
-            with _quiet_transformers():
+            with quiet_transformers():
                 try:
                     model, info = AutoModelForMaskedLM.from_pretrained(model_name, output_loading_info=True)
                     head_pretrained = not _head_missing(model, info["missing_keys"])
@@ -64,7 +64,7 @@ class HuggingFaceBody(TextBody):
 
 
 @contextmanager
-def _quiet_transformers() -> Iterator[None]:
+def quiet_transformers() -> Iterator[None]:
     """transformers' own warnings and progress bars off for the block."""
     from transformers.utils import logging as transformers_logging
 

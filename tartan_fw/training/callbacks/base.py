@@ -92,6 +92,14 @@ class EvaluationResult:
     predicted: torch.Tensor
     gold: torch.Tensor
 
+    def on_rows(self, rows: list[int], split: str) -> "EvaluationResult":
+        """The result on some of the split's rows, named ``split`` (no metrics when there are none)."""
+        from tartan_fw.training.metrics import classification_metrics
+
+        index = torch.tensor(rows, dtype=torch.long)
+        predicted, gold = self.predicted[index], self.gold[index]
+        return EvaluationResult(split, classification_metrics(predicted, gold) if rows else {}, predicted, gold)
+
 
 class Loop(Protocol):
     """What a callback may use of the stage loop (``training/trainer.py``'s ``StageLoop``).
