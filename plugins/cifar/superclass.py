@@ -35,7 +35,8 @@ class SuperclassTask(ImageClassification, EndTask):
         metric: the headline metric (the paper reports accuracy).
         head: the classification head on the body's pooled features.
         augment: random crops and flips on training images.
-        batch_size: training images per step; eval_batch_size: per evaluation batch.
+        batch_size: training images per step.
+        eval_batch_size: images per evaluation batch.
         name: the task's name in logs.
     """
 
