@@ -679,6 +679,17 @@ def make_run_with_notes(tmp: Path, finished: Path) -> tuple[Path, Path]:
     return tmp / "run", tmp
 
 
+def make_run_with_a_subfolder(*names: str) -> Callable[[Path, Path], tuple[Path, Path]]:
+    """A run holding the user's folder ``my_notes/`` with files named as a run names its own (or none)."""
+    def make(tmp: Path, finished: Path) -> tuple[Path, Path]:
+        shutil.copytree(finished, tmp / "run")
+        (tmp / "run" / "my_notes").mkdir()
+        for name in names:
+            (tmp / "run" / "my_notes" / name).write_text("mine\n")
+        return tmp / "run", tmp
+    return make
+
+
 def make_cwd_run(tmp: Path, finished: Path) -> tuple[Path, Path]:
     shutil.copytree(finished, tmp / "run")
     return Path("."), tmp / "run"
@@ -692,6 +703,8 @@ def make_parent_of_cwd(tmp: Path, finished: Path) -> tuple[Path, Path]:
 FORCE_REFUSED = {
     "a folder that is no run": (make_user_folder, "not a tartan-fw run directory (no config.json)"),
     "a run with a user's file": (make_run_with_notes, "holds files no run writes (notes.txt)"),
+    "a run with a user's subfolder": (make_run_with_a_subfolder("log.txt", ".lock"), "(my_notes)"),
+    "a run with a user's empty subfolder": (make_run_with_a_subfolder(), "(my_notes)"),
     "the working directory": (make_cwd_run, "--force would delete the working directory or a folder above it"),
     "a folder above the working directory": (make_parent_of_cwd, "--force would delete the working directory"),
 }
