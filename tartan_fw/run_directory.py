@@ -192,10 +192,24 @@ def _recorded_stages(directory: Path) -> frozenset[str]:
 def _written_by_a_run(path: Path, stages: frozenset[str]) -> bool:
     """A file a run writes, the hidden leftover of one of its atomic writes, or one of the recorded ``stages``
     (holding only what a run writes, if anything: a stage that failed to start leaves at most its lock)."""
-    name = path.name
-    if name in WRITTEN_NAMES or any(name.startswith(f".{entry}.") for entry in WRITTEN_NAMES):
+    if _written_name(path.name):
         return True
-    return name in stages and path.is_dir() and not path.is_symlink() and not foreign_entries(path)
+    return path.name in stages and path.is_dir() and not path.is_symlink() and not foreign_entries(path)
+
+
+def _written_name(name: str) -> bool:
+    """A top-level name a run writes, or the hidden leftover of one of its atomic writes."""
+    return name in WRITTEN_NAMES or any(name.startswith(f".{entry}.") for entry in WRITTEN_NAMES)
+
+
+def is_run_file(directory: Path, path: Path) -> bool:
+    """Whether ``path`` is the run directory or lies under what its run writes (its files, its recorded stages),
+    where another command's output (``predict -o``) would overwrite the run's results."""
+    try:
+        relative = path.resolve().relative_to(directory.resolve())
+    except ValueError:
+        return False
+    return not relative.parts or _written_name(relative.parts[0]) or relative.parts[0] in _recorded_stages(directory)
 
 
 def foreign_entries(directory: Path) -> list[str]:
