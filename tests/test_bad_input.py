@@ -269,6 +269,18 @@ def test_null_label_names_file_and_line(tmp_path: Path, tiny, data_root: Path) -
                          "give the line a label or remove it")
 
 
+@pytest.mark.parametrize("label, fragment", [
+    (["method"], ''''label' is ["method"], not a label; give the line one label'''),
+    (float("nan"), "'label' is NaN, not a label"),
+    (1.5, "'label' is 1.5, not a label"),
+    (7, ''''label' is 7 where line 1's is "background"; write every label of the file the same way'''),
+], ids=["list", "NaN", "fraction", "number among names"])
+def test_label_that_is_no_class_name(tmp_path: Path, tiny, data_root: Path, label: object, fragment: str) -> None:
+    rewrite(data_root / "tiny" / "train.jsonl", lambda rs: rs[:3] + [{**rs[3], "label": label}] + rs[4:])
+    result, out = run_cli(tmp_path, tiny())
+    assert_clean_failure(result, out, f"{data_root / 'tiny' / 'train.jsonl'}:4: {fragment}")
+
+
 def test_csv_without_the_configured_column(tmp_path: Path, tiny, data_root: Path) -> None:
     for split in ("train", "dev", "test"):
         (data_root / "tiny" / f"{split}.csv").write_text("sentence,label\na b,method\n")

@@ -35,13 +35,15 @@ def rows(reader: DatasetReader, path: Path, labelled: bool = True, subsample: bo
 def test_jsonl_reads_text_and_stringified_labels_ignoring_extra_keys(tmp_path: Path) -> None:
     path = tmp_path / "train.jsonl"
     path.write_text(
-        json.dumps({"text": "a b", "label": "true", "id": 7, "metadata": {"x": 1}}) + "\n"
+        json.dumps({"text": "a b", "label": 1, "id": 7, "metadata": {"x": 1}}) + "\n"
         "\n"
         "   \n"
         + json.dumps({"label": 3, "text": "c"}) + "\n"
-        + json.dumps({"text": "d", "label": False}) + "\n"
+        + json.dumps({"text": "d", "label": 0}) + "\n"
     )
-    assert rows(JsonlClassificationReader(), path) == [("a b", "true", 1), ("c", "3", 4), ("d", "False", 5)]
+    assert rows(JsonlClassificationReader(), path) == [("a b", "1", 1), ("c", "3", 4), ("d", "0", 5)]
+    path.write_text(json.dumps({"text": "e", "label": True}) + "\n" + json.dumps({"text": "f", "label": False}) + "\n")
+    assert rows(JsonlClassificationReader(), path) == [("e", "True", 1), ("f", "False", 2)]
 
 
 def test_jsonl_columns_are_configurable_and_labels_optional_for_corpora(tmp_path: Path) -> None:

@@ -46,6 +46,7 @@ class JsonlClassificationReader(FileReader):
     def rows(self, path: Path, labelled: bool) -> Iterator[Row]:
         text, label = self.text_column, self.label_column
         needed = (text, label) if labelled else (text,)
+        first_label: dict[type, tuple[int, Any]] = {}  # per kind (str, int, bool): the line and label it began at
         for number, record in json_records(path, " and ".join(f"'{f}'" for f in needed)):
             for field in needed:
                 if field not in record:
@@ -55,7 +56,27 @@ class JsonlClassificationReader(FileReader):
                 raise DataError(f"{path}:{number}: '{text}' must be a string")
             row = {"text": record[text], "line": number}
             if labelled:
-                if record[label] is None:
-                    raise DataError(f"{path}:{number}: '{label}' is null; give the line a label or remove it")
-                row["label"] = str(record[label])
+                row["label"] = _label_name(record[label], f"{path}:{number}: '{label}'")
+                first_label.setdefault(type(record[label]), (number, record[label]))
+                if len(first_label) > 1:
+                    raise DataError(_mixed_kinds(f"{path}:{number}: '{label}'", record[label], first_label))
             yield row
+
+
+def _label_name(value: Any, where: str) -> str:
+    """The class a JSON label trains: a string, a whole number or a boolean, spelled as Python spells it. Anything
+    else would become a class named after that spelling (``"['x']"``, ``"nan"``, ``"1.5"``), so it is refused."""
+    if isinstance(value, (str, int)):  # bool is an int
+        return str(value)
+    if value is None:
+        raise DataError(f"{where} is null; give the line a label or remove it")
+    raise DataError(f"{where} is {json.dumps(value)[:60]}, not a label; give the line one label: a string, a whole "
+                    f"number or true/false")
+
+
+def _mixed_kinds(where: str, value: Any, first_label: dict[type, tuple[int, Any]]) -> str:
+    """Numbers (or booleans) on some lines and names on others are two label schemes in one file, not one set
+    of classes."""
+    line, first = next(iter(first_label.values()))
+    return (f"{where} is {json.dumps(value)} where line {line}'s is {json.dumps(first)}; write every label of "
+            f"the file the same way, all names, all numbers or all booleans")
