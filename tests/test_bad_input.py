@@ -281,6 +281,13 @@ def test_label_that_is_no_class_name(tmp_path: Path, tiny, data_root: Path, labe
     assert_clean_failure(result, out, f"{data_root / 'tiny' / 'train.jsonl'}:4: {fragment}")
 
 
+def test_lone_surrogate_in_a_text(tmp_path: Path, tiny, data_root: Path) -> None:
+    rewrite(data_root / "tiny" / "train.jsonl", lambda rs: rs[:5] + [{**rs[5], "text": "a \ud800 b"}] + rs[6:])
+    result, out = run_cli(tmp_path, tiny())
+    assert_clean_failure(result, out, f"{data_root / 'tiny' / 'train.jsonl'}:6: holds a lone surrogate escape",
+                         "fix or remove the line")
+
+
 def test_csv_without_the_configured_column(tmp_path: Path, tiny, data_root: Path) -> None:
     for split in ("train", "dev", "test"):
         (data_root / "tiny" / f"{split}.csv").write_text("sentence,label\na b,method\n")
@@ -476,6 +483,9 @@ FINISHED_DAMAGE = {
     "predict, non-UTF-8 input": (lambda run, tmp: (tmp / "in.jsonl").write_bytes(b'{"text": "ok"}\n{"text": "caf\xe9"}\n'),
                                  ["predict", "{run}", "{tmp}/in.jsonl", "-o", "{tmp}/out.jsonl"],
                                  ["in.jsonl:2: not UTF-8 text", "re-save the file as UTF-8"]),
+    "predict, lone surrogate in input": (lambda run, tmp: (tmp / "in.jsonl").write_text('{"text": "a \\udc00"}\n'),
+                                         ["predict", "{run}", "{tmp}/in.jsonl", "-o", "{tmp}/out.jsonl"],
+                                         ["in.jsonl:1: holds a lone surrogate escape"]),
     "predict, -o below a file": (lambda run, tmp: (tmp / "file").write_text("x"),
                                  ["predict", "{run}", "{tmp}/in.jsonl", "-o", "{tmp}/file/out.jsonl"],
                                  ["file/out.jsonl: cannot be written", "is a file"]),

@@ -25,7 +25,20 @@ def json_records(path: Path, fields: str) -> Iterator[tuple[int, dict[str, Any]]
                 raise DataError(f"{path}:{number}: malformed JSON ({err.msg}); fix or remove the line") from err
             if not isinstance(record, dict):
                 raise DataError(f"{path}:{number}: expected a JSON object with {fields}")
+            if "\\u" in line and _holds_a_lone_surrogate(record):
+                raise DataError(f"{path}:{number}: holds a lone surrogate escape (\\ud800 to \\udfff without its pair), "
+                                f"which is no character; fix or remove the line")
             yield number, record
+
+
+def _holds_a_lone_surrogate(record: dict[str, Any]) -> bool:
+    """JSON lets an escape such as ``\\ud800`` stand alone; the string it parses to cannot be written as UTF-8,
+    so the Arrow cache, the tokenizer and the output of ``predict`` would fail on it with a traceback."""
+    try:
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 @DatasetReader.register("jsonl_classification")
