@@ -26,8 +26,8 @@ def json_records(path: Path, fields: str) -> Iterator[tuple[int, dict[str, Any]]
             if not isinstance(record, dict):
                 raise DataError(f"{path}:{number}: expected a JSON object with {fields}")
             if "\\u" in line and _holds_a_lone_surrogate(record):
-                raise DataError(f"{path}:{number}: holds a lone surrogate escape (\\ud800 to \\udfff without its pair), "
-                                f"which is no character; fix or remove the line")
+                raise DataError(f"{path}:{number}: holds a lone surrogate escape (\\ud800 to \\udfff without its "
+                                f"pair), which is no character; fix or remove the line")
             yield number, record
 
 
