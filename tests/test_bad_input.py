@@ -288,6 +288,16 @@ def test_lone_surrogate_in_a_text(tmp_path: Path, tiny, data_root: Path) -> None
                          "fix or remove the line")
 
 
+def test_a_data_file_that_is_a_folder(tmp_path: Path, tiny, data_root: Path) -> None:
+    dev = data_root / "tiny" / "dev.jsonl"
+    dev.unlink()
+    dev.mkdir()
+    result, out = run_cli(tmp_path, tiny())
+    assert_clean_failure(result, out, f"{dev}: a folder, where a data file is read", "put the file in its place")
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path / "experiment.jsonnet")])
+    assert_one_line_error(result, f"end_task: {dev}: a folder, where a data file is read")
+
+
 def test_csv_without_the_configured_column(tmp_path: Path, tiny, data_root: Path) -> None:
     for split in ("train", "dev", "test"):
         (data_root / "tiny" / f"{split}.csv").write_text("sentence,label\na b,method\n")
