@@ -358,15 +358,24 @@ OUT_OF_RANGE = [
     ('trainer.finetune={"body_lr": -1}', "trainer.finetune.body_lr: must be a finite number above 0, got -1.0"),
     ('trainer.finetune={"patience": 0}', "trainer.finetune.patience: must be at least 1 (null: never stop early), got 0"),
 ]
+SIZES_AND_SEEDS = [  # a numpy, ZeroDivision or Overflow traceback before the ranges were declared
+    ("body.num_heads=0", "body.num_heads: must be at least 1, got 0"),
+    ("body.hidden_size=0", "body.hidden_size: must be at least 1, got 0"),
+    ("body.vocab_size=-5", "body.vocab_size: must be at least 1, got -5"),
+    ("body.num_layers=0", "body.num_layers: must be at least 1, got 0"),
+    ("seed=-1", "seed: must be between 0 and 4294967295, got -1"),
+    ("seed=99999999999999999999", "seed: must be between 0 and 4294967295, got 99999999999999999999"),
+]
 
 
-@pytest.mark.parametrize("override, message", OUT_OF_RANGE, ids=[o.split("=")[0] + "=" + o.split("=", 1)[1][:12] for o, _ in OUT_OF_RANGE])
+@pytest.mark.parametrize("override, message", OUT_OF_RANGE + SIZES_AND_SEEDS,
+                         ids=[o.split("=")[0] + "=" + o.split("=", 1)[1][:12] for o, _ in OUT_OF_RANGE + SIZES_AND_SEEDS])
 def test_out_of_range_value(tmp_path: Path, tiny, override: str, message: str) -> None:
     result, out = run_cli(tmp_path, tiny(), "-o", override)
     assert_clean_failure(result, out, message)
 
 
-@pytest.mark.parametrize("override, message", OUT_OF_RANGE[:3] + OUT_OF_RANGE[-3:])
+@pytest.mark.parametrize("override, message", OUT_OF_RANGE[:3] + OUT_OF_RANGE[-3:] + SIZES_AND_SEEDS)
 def test_validate_reports_out_of_range_values(tmp_path: Path, tiny, override: str, message: str) -> None:
     path = tmp_path / "experiment.jsonnet"
     path.write_text(json.dumps(tiny()))
@@ -797,6 +806,7 @@ def test_sigterm_during_start_up(tmp_path: Path, tiny) -> None:
     (["run", "x.jsonnet", "--forcee"], "run", "No such option '--forcee'. (Did you mean one of: '--force'"),
     (["run"], "run", "Missing argument 'CONFIG_FILE'"),
     (["run", "x.jsonnet", "--threads", "0"], "run", "Invalid value for '--threads': 0 is not in the range x>=1"),
+    (["run", "x.jsonnet", "--seed", "-1"], "run", "Invalid value for '--seed': -1 is not in the range 0<=x<=4294967295"),
     (["evaluate", "runs/x", "--split", "train"], "evaluate", "Invalid value for '--split': 'train' is not one of"),
     (["data", "fetch"], "data fetch", "Missing argument"),
     (["frobnicate"], "", "No such command 'frobnicate'"),
