@@ -298,6 +298,14 @@ def test_a_data_file_that_is_a_folder(tmp_path: Path, tiny, data_root: Path) -> 
     assert_one_line_error(result, f"end_task: {dev}: a folder, where a data file is read")
 
 
+def test_jsonl_that_is_a_json_array(tmp_path: Path, tiny, data_root: Path) -> None:
+    path = data_root / "tiny" / "train.jsonl"
+    path.write_text(json.dumps([json.loads(line) for line in path.read_text().splitlines()], indent=2))
+    result, out = run_cli(tmp_path, tiny())
+    assert_clean_failure(result, out, f"{path}:1: a JSON array, where JSON lines hold one object per line",
+                         "jq -c '.[]' train.jsonl")
+
+
 def test_csv_without_the_configured_column(tmp_path: Path, tiny, data_root: Path) -> None:
     for split in ("train", "dev", "test"):
         (data_root / "tiny" / f"{split}.csv").write_text("sentence,label\na b,method\n")

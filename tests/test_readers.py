@@ -147,6 +147,19 @@ def test_text_lines_gives_no_labels(tmp_path: Path) -> None:
         rows(TextLinesReader(), path)
 
 
+def test_a_byte_order_mark_is_no_part_of_the_first_line(tmp_path: Path) -> None:
+    """Excel saves CSV with a BOM, which read as text made the header's first column '\\ufefftext'."""
+    csv = tmp_path / "train.csv"
+    csv.write_text("\ufefftext,label\na b,x\n", encoding="utf-8")
+    assert rows(CsvReader(), csv) == [("a b", "x", 2)]
+    jsonl = tmp_path / "train.jsonl"
+    jsonl.write_text("\ufeff" + json.dumps({"text": "c", "label": "y"}) + "\n", encoding="utf-8")
+    assert rows(JsonlClassificationReader(), jsonl) == [("c", "y", 1)]
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\ufefffirst\n", encoding="utf-8")
+    assert rows(TextLinesReader(), corpus, labelled=False) == [("first", None, 1)]
+
+
 def test_csv_and_tsv_with_configurable_columns_and_quoted_newlines(tmp_path: Path) -> None:
     csv = tmp_path / "train.csv"
     csv.write_text('id,sentence,intent\n1,"hello, world",greet\n\n2,"two\nlines",ask\n3,plain,7\n')

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from tartan_fw.data.readers.base import DatasetReader
-from tartan_fw.data.readers.files import FileReader, Row
+from tartan_fw.data.readers.files import ENCODING, FileReader, Row
 from tartan_fw.errors import DataError
 
 
@@ -15,10 +15,13 @@ def json_records(path: Path, fields: str) -> Iterator[tuple[int, dict[str, Any]]
 
     ``datasets``' own JSON loader reports a bad line as a parser offset, so lines are parsed here.
     """
-    with path.open(encoding="utf-8") as lines:
+    with path.open(encoding=ENCODING) as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
+            if _opens_an_array_of_objects(line):
+                raise DataError(f"{path}:{number}: a JSON array, where JSON lines hold one object per line; write "
+                                f"each of its objects on a line of its own (jq -c '.[]' {path.name})")
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
@@ -29,6 +32,13 @@ def json_records(path: Path, fields: str) -> Iterator[tuple[int, dict[str, Any]]
                 raise DataError(f"{path}:{number}: holds a lone surrogate escape (\\ud800 to \\udfff without its "
                                 f"pair), which is no character; fix or remove the line")
             yield number, record
+
+
+def _opens_an_array_of_objects(line: str) -> bool:
+    """``[`` alone (a pretty-printed array) or ``[{...`` (one on a line): a JSON file, which is better said than
+    blaming the line as malformed or as no object."""
+    text = line.strip()
+    return text.startswith("[") and text[1:].lstrip()[:1] in ("", "{")
 
 
 def _holds_a_lone_surrogate(record: dict[str, Any]) -> bool:
