@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable, Iterator, List, Optional
 import torch
 
 from tartan_fw.analysis.summary import summary_lines
+from tartan_fw.common.constraints import Seed
 from tartan_fw.common.files import (
     atomic_write_text, check_tensors, check_writable, make_folder, read_json, storage_errors,
 )
@@ -70,7 +71,7 @@ class Experiment:
         aux_tasks: Optional[List[Lazy[AuxTask]]] = None,
         weighter: Optional[Weighter] = None,
         trainer: Optional[Trainer] = None,
-        seed: int = 0,
+        seed: Seed = 0,
         data_root: Optional[str] = None,
         include: Optional[List[str]] = None,
         description: str = "",

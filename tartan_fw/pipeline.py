@@ -145,7 +145,7 @@ def _source_key(source: Source) -> tuple:
 def data_problems(config: dict[str, Any]) -> list[str]:
     """Every data file a valid config needs that neither exists nor can be derived or fetched."""
     return [f"{need.where}: {problem}" for need in data_needs(config) for name in need.files()
-            if (problem := need.root.problem(name)) is not None]
+            if (problem := need.root.problem(name, need.reads_folders)) is not None]
 
 
 def run_config(

@@ -23,6 +23,7 @@ A sweep directory (:class:`SweepDirectory`) holds ``sweep.json``, one run direct
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -174,17 +175,46 @@ def _written_names() -> frozenset[str]:
 WRITTEN_NAMES = _written_names()  # the top-level entries a run writes: all that ``--force`` may delete
 
 
-def _written_by_a_run(path: Path) -> bool:
-    """A file a run writes, the hidden leftover of one of its atomic writes, or a pipeline stage's folder
+def _recorded_stages(directory: Path) -> frozenset[str]:
+    """The stage folders the run's own ``config.json`` names (none if it names none or is damaged): a subfolder
+    is the run's only on that record, never because the names inside it happen to be ones a run writes."""
+    try:
+        config = json.loads(RunDirectory(directory).config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return frozenset()
+    stages = config.get("stages") if isinstance(config, dict) else None
+    if not isinstance(stages, list):
+        return frozenset()
+    names = (stage.get("name") for stage in stages if isinstance(stage, dict))
+    return frozenset(name for name in names if isinstance(name, str))
+
+
+def _written_by_a_run(path: Path, stages: frozenset[str]) -> bool:
+    """A file a run writes, the hidden leftover of one of its atomic writes, or one of the recorded ``stages``
     (holding only what a run writes, if anything: a stage that failed to start leaves at most its lock)."""
-    name = path.name
-    if name in WRITTEN_NAMES or any(name.startswith(f".{entry}.") for entry in WRITTEN_NAMES):
+    if _written_name(path.name):
         return True
-    return path.is_dir() and not path.is_symlink() and not foreign_entries(path)
+    return path.name in stages and path.is_dir() and not path.is_symlink() and not foreign_entries(path)
+
+
+def _written_name(name: str) -> bool:
+    """A top-level name a run writes, or the hidden leftover of one of its atomic writes."""
+    return name in WRITTEN_NAMES or any(name.startswith(f".{entry}.") for entry in WRITTEN_NAMES)
+
+
+def is_run_file(directory: Path, path: Path) -> bool:
+    """Whether ``path`` is the run directory or lies under what its run writes (its files, its recorded stages),
+    where another command's output (``predict -o``) would overwrite the run's results."""
+    try:
+        relative = path.resolve().relative_to(directory.resolve())
+    except ValueError:
+        return False
+    return not relative.parts or _written_name(relative.parts[0]) or relative.parts[0] in _recorded_stages(directory)
 
 
 def foreign_entries(directory: Path) -> list[str]:
-    return sorted(entry.name for entry in directory.iterdir() if not _written_by_a_run(entry))
+    stages = _recorded_stages(directory)
+    return sorted(entry.name for entry in directory.iterdir() if not _written_by_a_run(entry, stages))
 
 
 def has_contents(directory: Path) -> bool:

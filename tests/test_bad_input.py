@@ -269,6 +269,43 @@ def test_null_label_names_file_and_line(tmp_path: Path, tiny, data_root: Path) -
                          "give the line a label or remove it")
 
 
+@pytest.mark.parametrize("label, fragment", [
+    (["method"], ''''label' is ["method"], not a label; give the line one label'''),
+    (float("nan"), "'label' is NaN, not a label"),
+    (1.5, "'label' is 1.5, not a label"),
+    (7, ''''label' is 7 where line 1's is "background"; write every label of the file the same way'''),
+], ids=["list", "NaN", "fraction", "number among names"])
+def test_label_that_is_no_class_name(tmp_path: Path, tiny, data_root: Path, label: object, fragment: str) -> None:
+    rewrite(data_root / "tiny" / "train.jsonl", lambda rs: rs[:3] + [{**rs[3], "label": label}] + rs[4:])
+    result, out = run_cli(tmp_path, tiny())
+    assert_clean_failure(result, out, f"{data_root / 'tiny' / 'train.jsonl'}:4: {fragment}")
+
+
+def test_lone_surrogate_in_a_text(tmp_path: Path, tiny, data_root: Path) -> None:
+    rewrite(data_root / "tiny" / "train.jsonl", lambda rs: rs[:5] + [{**rs[5], "text": "a \ud800 b"}] + rs[6:])
+    result, out = run_cli(tmp_path, tiny())
+    assert_clean_failure(result, out, f"{data_root / 'tiny' / 'train.jsonl'}:6: holds a lone surrogate escape",
+                         "fix or remove the line")
+
+
+def test_a_data_file_that_is_a_folder(tmp_path: Path, tiny, data_root: Path) -> None:
+    dev = data_root / "tiny" / "dev.jsonl"
+    dev.unlink()
+    dev.mkdir()
+    result, out = run_cli(tmp_path, tiny())
+    assert_clean_failure(result, out, f"{dev}: a folder, where a data file is read", "put the file in its place")
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path / "experiment.jsonnet")])
+    assert_one_line_error(result, f"end_task: {dev}: a folder, where a data file is read")
+
+
+def test_jsonl_that_is_a_json_array(tmp_path: Path, tiny, data_root: Path) -> None:
+    path = data_root / "tiny" / "train.jsonl"
+    path.write_text(json.dumps([json.loads(line) for line in path.read_text().splitlines()], indent=2))
+    result, out = run_cli(tmp_path, tiny())
+    assert_clean_failure(result, out, f"{path}:1: a JSON array, where JSON lines hold one object per line",
+                         "jq -c '.[]' train.jsonl")
+
+
 def test_csv_without_the_configured_column(tmp_path: Path, tiny, data_root: Path) -> None:
     for split in ("train", "dev", "test"):
         (data_root / "tiny" / f"{split}.csv").write_text("sentence,label\na b,method\n")
@@ -329,15 +366,24 @@ OUT_OF_RANGE = [
     ('trainer.finetune={"body_lr": -1}', "trainer.finetune.body_lr: must be a finite number above 0, got -1.0"),
     ('trainer.finetune={"patience": 0}', "trainer.finetune.patience: must be at least 1 (null: never stop early), got 0"),
 ]
+SIZES_AND_SEEDS = [  # a numpy, ZeroDivision or Overflow traceback before the ranges were declared
+    ("body.num_heads=0", "body.num_heads: must be at least 1, got 0"),
+    ("body.hidden_size=0", "body.hidden_size: must be at least 1, got 0"),
+    ("body.vocab_size=-5", "body.vocab_size: must be at least 1, got -5"),
+    ("body.num_layers=0", "body.num_layers: must be at least 1, got 0"),
+    ("seed=-1", "seed: must be between 0 and 4294967295, got -1"),
+    ("seed=99999999999999999999", "seed: must be between 0 and 4294967295, got 99999999999999999999"),
+]
 
 
-@pytest.mark.parametrize("override, message", OUT_OF_RANGE, ids=[o.split("=")[0] + "=" + o.split("=", 1)[1][:12] for o, _ in OUT_OF_RANGE])
+@pytest.mark.parametrize("override, message", OUT_OF_RANGE + SIZES_AND_SEEDS,
+                         ids=[o.split("=")[0] + "=" + o.split("=", 1)[1][:12] for o, _ in OUT_OF_RANGE + SIZES_AND_SEEDS])
 def test_out_of_range_value(tmp_path: Path, tiny, override: str, message: str) -> None:
     result, out = run_cli(tmp_path, tiny(), "-o", override)
     assert_clean_failure(result, out, message)
 
 
-@pytest.mark.parametrize("override, message", OUT_OF_RANGE[:3] + OUT_OF_RANGE[-3:])
+@pytest.mark.parametrize("override, message", OUT_OF_RANGE[:3] + OUT_OF_RANGE[-3:] + SIZES_AND_SEEDS)
 def test_validate_reports_out_of_range_values(tmp_path: Path, tiny, override: str, message: str) -> None:
     path = tmp_path / "experiment.jsonnet"
     path.write_text(json.dumps(tiny()))
@@ -464,9 +510,21 @@ FINISHED_DAMAGE = {
     "predict, non-UTF-8 input": (lambda run, tmp: (tmp / "in.jsonl").write_bytes(b'{"text": "ok"}\n{"text": "caf\xe9"}\n'),
                                  ["predict", "{run}", "{tmp}/in.jsonl", "-o", "{tmp}/out.jsonl"],
                                  ["in.jsonl:2: not UTF-8 text", "re-save the file as UTF-8"]),
+    "predict, lone surrogate in input": (lambda run, tmp: (tmp / "in.jsonl").write_text('{"text": "a \\udc00"}\n'),
+                                         ["predict", "{run}", "{tmp}/in.jsonl", "-o", "{tmp}/out.jsonl"],
+                                         ["in.jsonl:1: holds a lone surrogate escape"]),
     "predict, -o below a file": (lambda run, tmp: (tmp / "file").write_text("x"),
                                  ["predict", "{run}", "{tmp}/in.jsonl", "-o", "{tmp}/file/out.jsonl"],
                                  ["file/out.jsonl: cannot be written", "is a file"]),
+    "predict -o onto the run's metrics": (lambda run, tmp: None,
+                                          ["predict", "{run}", "{tmp}/in.jsonl", "-o", "{run}/metrics.json"],
+                                          ["metrics.json: belongs to the run", "choose another output file with -o"]),
+    "predict -o into the run's model folder": (lambda run, tmp: None,
+                                               ["predict", "{run}", "{tmp}/in.jsonl", "-o", "{run}/best/new.jsonl"],
+                                               ["best/new.jsonl: belongs to the run"]),
+    "predict -o onto the input": (lambda run, tmp: (tmp / "alias.jsonl").symlink_to(tmp / "in.jsonl"),
+                                  ["predict", "{run}", "{tmp}/in.jsonl", "-o", "{tmp}/alias.jsonl"],
+                                  ["alias.jsonl: is the input file", "choose another output file with -o"]),
     "export below a file": (lambda run, tmp: (tmp / "file").write_text("x"),
                             ["export", "{run}", "{tmp}/file/exported"], ["file/exported: cannot be written", "is a file"]),
     "compare, metrics.json corrupt": (lambda run, tmp: (run / "metrics.json").write_text('{"metric'),
@@ -679,6 +737,17 @@ def make_run_with_notes(tmp: Path, finished: Path) -> tuple[Path, Path]:
     return tmp / "run", tmp
 
 
+def make_run_with_a_subfolder(*names: str) -> Callable[[Path, Path], tuple[Path, Path]]:
+    """A run holding the user's folder ``my_notes/`` with files named as a run names its own (or none)."""
+    def make(tmp: Path, finished: Path) -> tuple[Path, Path]:
+        shutil.copytree(finished, tmp / "run")
+        (tmp / "run" / "my_notes").mkdir()
+        for name in names:
+            (tmp / "run" / "my_notes" / name).write_text("mine\n")
+        return tmp / "run", tmp
+    return make
+
+
 def make_cwd_run(tmp: Path, finished: Path) -> tuple[Path, Path]:
     shutil.copytree(finished, tmp / "run")
     return Path("."), tmp / "run"
@@ -692,6 +761,8 @@ def make_parent_of_cwd(tmp: Path, finished: Path) -> tuple[Path, Path]:
 FORCE_REFUSED = {
     "a folder that is no run": (make_user_folder, "not a tartan-fw run directory (no config.json)"),
     "a run with a user's file": (make_run_with_notes, "holds files no run writes (notes.txt)"),
+    "a run with a user's subfolder": (make_run_with_a_subfolder("log.txt", ".lock"), "(my_notes)"),
+    "a run with a user's empty subfolder": (make_run_with_a_subfolder(), "(my_notes)"),
     "the working directory": (make_cwd_run, "--force would delete the working directory or a folder above it"),
     "a folder above the working directory": (make_parent_of_cwd, "--force would delete the working directory"),
 }
@@ -743,6 +814,7 @@ def test_sigterm_during_start_up(tmp_path: Path, tiny) -> None:
     (["run", "x.jsonnet", "--forcee"], "run", "No such option '--forcee'. (Did you mean one of: '--force'"),
     (["run"], "run", "Missing argument 'CONFIG_FILE'"),
     (["run", "x.jsonnet", "--threads", "0"], "run", "Invalid value for '--threads': 0 is not in the range x>=1"),
+    (["run", "x.jsonnet", "--seed", "-1"], "run", "Invalid value for '--seed': -1 is not in the range 0<=x<=4294967295"),
     (["evaluate", "runs/x", "--split", "train"], "evaluate", "Invalid value for '--split': 'train' is not one of"),
     (["data", "fetch"], "data fetch", "Missing argument"),
     (["frobnicate"], "", "No such command 'frobnicate'"),

@@ -32,6 +32,20 @@ def test_ext_vars_override_the_defaults() -> None:
     assert paper["body"]["tokenizer_corpora"] == ["citation_intent/train.txt", "citation_intent/domain.1xTAPT.txt"]
 
 
+@pytest.mark.parametrize("experiment, ext_vars, fragment", [
+    (QUICKSTART, {"steps": "abc"}, "--ext-var steps=abc: expected a number"),
+    (QUICKSTART, {"steps": "1e"}, "--ext-var steps=1e: expected a number"),
+    (EXPERIMENTS / "cpu" / "citation_intent_meta.jsonnet", {"weight_lr": "fast"},
+     '--ext-var weight_lr=fast: expected a JSON value (a number, true, false, or a "quoted string")'),
+    (EXPERIMENTS / "cpu" / "citation_intent_meta.jsonnet", {"weight_lr": ""}, "--ext-var weight_lr=: expected a JSON"),
+])
+def test_an_ext_var_of_the_wrong_form_is_named(experiment: Path, ext_vars: dict[str, str], fragment: str) -> None:
+    """Not the JSON parser's offset into a value the user never sees as JSON."""
+    with pytest.raises(TartanError) as err:
+        load_config(experiment, ext_vars)
+    assert fragment in str(err.value) and "\n" not in str(err.value), str(err.value)
+
+
 def test_undefined_ext_var_says_how_to_pass_it(tmp_path: Path) -> None:
     path = tmp_path / "needs.jsonnet"
     path.write_text("{ seed: std.parseJson(std.extVar('seed')) }\n")

@@ -15,6 +15,7 @@ import tartan_fw.experiment as experiment_module
 from tartan_fw.cli.main import cli
 from tartan_fw.errors import ConfigurationError, TartanError
 from tartan_fw.pipeline import run_config, stage_configs, validate_config
+from tartan_fw.run_directory import check_replaceable
 
 
 def pipeline(tiny, stages: list[tuple[str, tuple[str, ...], dict[str, Any]]]) -> dict[str, Any]:
@@ -110,6 +111,23 @@ def test_cli_validates_and_runs_a_pipeline(tmp_path: Path, tiny) -> None:
     result = CliRunner().invoke(cli, ["run", str(path), "-s", str(tmp_path / "run"), "--device", "cpu", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "test macro_f1" in result.output
+
+
+def test_force_replaces_only_the_stages_the_run_recorded(tmp_path: Path, tiny) -> None:
+    """A stage folder is the run's because its config.json names it, not because of the names inside it."""
+    run = tmp_path / "run"
+    run.mkdir()
+    config = pipeline(tiny, [("tapt", ("tapt",), PRETRAIN), ("finetune", (), FINETUNE)])
+    (run / "config.json").write_text(json.dumps(config))
+    (run / "tapt").mkdir()
+    (run / "tapt" / "log.txt").write_text("stage log\n")
+    (run / "finetune").mkdir()
+    (run / "finetune" / ".lock").write_text("")  # a stage that failed to start
+    check_replaceable(run)
+    (run / "dapt").mkdir()
+    (run / "dapt" / "log.txt").write_text("not this run's\n")
+    with pytest.raises(TartanError, match=r"holds files no run writes \(dapt\)"):
+        check_replaceable(run)
 
 
 def test_init_from_a_different_body_is_refused(tmp_path: Path, tiny) -> None:

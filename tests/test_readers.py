@@ -35,13 +35,15 @@ def rows(reader: DatasetReader, path: Path, labelled: bool = True, subsample: bo
 def test_jsonl_reads_text_and_stringified_labels_ignoring_extra_keys(tmp_path: Path) -> None:
     path = tmp_path / "train.jsonl"
     path.write_text(
-        json.dumps({"text": "a b", "label": "true", "id": 7, "metadata": {"x": 1}}) + "\n"
+        json.dumps({"text": "a b", "label": 1, "id": 7, "metadata": {"x": 1}}) + "\n"
         "\n"
         "   \n"
         + json.dumps({"label": 3, "text": "c"}) + "\n"
-        + json.dumps({"text": "d", "label": False}) + "\n"
+        + json.dumps({"text": "d", "label": 0}) + "\n"
     )
-    assert rows(JsonlClassificationReader(), path) == [("a b", "true", 1), ("c", "3", 4), ("d", "False", 5)]
+    assert rows(JsonlClassificationReader(), path) == [("a b", "1", 1), ("c", "3", 4), ("d", "0", 5)]
+    path.write_text(json.dumps({"text": "e", "label": True}) + "\n" + json.dumps({"text": "f", "label": False}) + "\n")
+    assert rows(JsonlClassificationReader(), path) == [("e", "True", 1), ("f", "False", 2)]
 
 
 def test_jsonl_columns_are_configurable_and_labels_optional_for_corpora(tmp_path: Path) -> None:
@@ -143,6 +145,19 @@ def test_text_lines_gives_no_labels(tmp_path: Path) -> None:
     path.write_text("a\n")
     with pytest.raises(DataError, match="text_lines reads unlabelled text"):
         rows(TextLinesReader(), path)
+
+
+def test_a_byte_order_mark_is_no_part_of_the_first_line(tmp_path: Path) -> None:
+    """Excel saves CSV with a BOM, which read as text made the header's first column '\\ufefftext'."""
+    csv = tmp_path / "train.csv"
+    csv.write_text("\ufefftext,label\na b,x\n", encoding="utf-8")
+    assert rows(CsvReader(), csv) == [("a b", "x", 2)]
+    jsonl = tmp_path / "train.jsonl"
+    jsonl.write_text("\ufeff" + json.dumps({"text": "c", "label": "y"}) + "\n", encoding="utf-8")
+    assert rows(JsonlClassificationReader(), jsonl) == [("c", "y", 1)]
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\ufefffirst\n", encoding="utf-8")
+    assert rows(TextLinesReader(), corpus, labelled=False) == [("first", None, 1)]
 
 
 def test_csv_and_tsv_with_configurable_columns_and_quoted_newlines(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from tartan_fw.cli.app import (
     cli, config_from_cli, config_options, data, data_progress, fail_cleanly, override_options, threads_option,
     use_threads,
 )
+from tartan_fw.common.constraints import MAX_SEED
 from tartan_fw.errors import ConfigurationError, TartanError
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 @cli.command()
 @config_options
 @click.option("-s", "--serialization-dir", "output", type=click.Path(file_okay=False), help="Run directory.")
-@click.option("--seed", type=int, help="Overrides the config's seed.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), help="Overrides the config's seed.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
 @click.option("--resume", is_flag=True, help="Continue the unfinished run in the directory from its last checkpoint.")

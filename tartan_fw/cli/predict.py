@@ -12,7 +12,7 @@ import click
 from tartan_fw.cli.app import cli, data_progress, fail_cleanly
 from tartan_fw.data.readers.files import _first_undecodable_line
 from tartan_fw.data.readers.jsonl_classification import json_records
-from tartan_fw.errors import DataError
+from tartan_fw.errors import DataError, TartanError
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
@@ -31,6 +31,20 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     if not records:
         raise DataError(f"{path}: no texts to predict")
     return records
+
+
+def check_output(output: Path, input_file: Path, run_dir: Path) -> None:
+    """The predictions may overwrite neither their input nor the run they come from, and must be writable."""
+    from tartan_fw.common.files import check_writable
+    from tartan_fw.run_directory import is_run_file
+
+    if output.exists() and output.samefile(input_file):
+        raise TartanError(f"{output}: is the input file, which the predictions would overwrite; "
+                          f"choose another output file with -o")
+    if is_run_file(run_dir, output):
+        raise TartanError(f"{output}: belongs to the run {run_dir}, whose results the predictions would overwrite; "
+                          f"choose another output file with -o")
+    check_writable(output)
 
 
 @cli.command()
@@ -55,12 +69,12 @@ def predict(obj: dict, run_dir: str, input_file: str, output: str | None, batch_
 
     from tartan_fw.experiment import resolve_device
     from tartan_fw.trained import load_trained_model
-    from tartan_fw.common.files import atomic_write_text, check_writable
+    from tartan_fw.common.files import atomic_write_text
 
     data_progress(not quiet)
     records = read_records(Path(input_file))
     if output:
-        check_writable(Path(output))  # before predicting everything
+        check_output(Path(output), Path(input_file), Path(run_dir))  # before predicting everything
     model = load_trained_model(Path(run_dir), resolve_device(device), obj["include"])
     columns = (TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True),

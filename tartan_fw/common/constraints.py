@@ -38,3 +38,5 @@ PositiveFloat = Annotated[float, positive()]
 NonNegativeFloat = Annotated[float, Constraint(lambda value: math.isfinite(value) and value >= 0, "a finite number >= 0")]
 WarmupFraction = Annotated[float, Constraint(lambda value: 0 <= value < 1, "in [0, 1)")]
 Probability = Annotated[float, Constraint(lambda value: 0 < value < 1, "in (0, 1)")]
+MAX_SEED = 2**32 - 1  # numpy's seeds are 32-bit; the seeds derived from it (seed * 1_000_003 + step) fit torch's 64
+Seed = Annotated[int, Constraint(lambda value: 0 <= value <= MAX_SEED, f"between 0 and {MAX_SEED}")]

@@ -32,6 +32,10 @@ class DataNeed:
     def files(self) -> list[str]:
         return self.source.files() if self.source else [str(self.file)]
 
+    @property
+    def reads_folders(self) -> bool:
+        return self.source is not None and self.source.reader.reads_folders
+
     def key(self) -> tuple:
         """Two needs with one key read the same thing the same way."""
         if self.source is None:
@@ -76,7 +80,8 @@ def _prepare(need: DataNeed) -> str:
     done = []
     for name in need.files():
         step = need.root.plan(name)
-        path = need.root.file(name)  # downloads or derives; a missing file is the error that says what to do
+        # downloads or derives; a missing file is the error that says what to do
+        path = need.root.file(name, need.reads_folders)
         done.append(f"{path} {DONE[step]}")
     if need.source is None:
         return "; ".join(done)

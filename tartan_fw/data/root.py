@@ -38,9 +38,12 @@ class DataRoot:
         self.path = Path(root).expanduser() if root else default_data_root()
         self.fetch_missing = fetch_missing
 
-    def file(self, relative: str) -> Path:
-        """The path of ``relative`` (or an absolute path), fetched from the release or derived if it is missing."""
+    def file(self, relative: str, folder: bool = False) -> Path:
+        """The path of ``relative`` (or an absolute path), fetched from the release or derived if it is missing;
+        ``folder``: what is read there is a folder (a saved dataset), not a file."""
         path, step = self.locate(relative), self.plan(relative)
+        if step == PRESENT and (problem := kind_problem(path, folder)):
+            raise DataError(problem)
         if step == DOWNLOAD:
             fetch_task(Path(relative).parts[0], self.path)
         elif step == DERIVE:
@@ -49,9 +52,13 @@ class DataRoot:
             raise DataError(missing_message(path, relative))
         return path
 
-    def problem(self, relative: str) -> Optional[str]:
-        """Why ``relative`` cannot be had (None: it exists, is derived from train.jsonl, or is fetched)."""
-        return missing_message(self.locate(relative), relative) if self.plan(relative) == MISSING else None
+    def problem(self, relative: str, folder: bool = False) -> Optional[str]:
+        """Why ``relative`` cannot be had (None: it exists as a file, or a ``folder``, is derived from train.jsonl,
+        or is fetched)."""
+        path, step = self.locate(relative), self.plan(relative)
+        if step == PRESENT:
+            return kind_problem(path, folder)
+        return missing_message(path, relative) if step == MISSING else None
 
     def locate(self, relative: str) -> Path:
         path = Path(relative).expanduser()
@@ -91,6 +98,14 @@ def derive_corpus(corpus: Path) -> None:
 def fetchable(relative: str) -> bool:
     parts = Path(relative).parts
     return len(parts) == 2 and parts[0] in TASKS and parts[1] in {f"{s}.jsonl" for s in SPLITS} | {"train.txt"}
+
+
+def kind_problem(path: Path, folder: bool) -> Optional[str]:
+    """A folder where a file is read fails deep in the reader (IsADirectoryError); ``validate`` says so first.
+    (A file where a saved dataset's folder is read is the ``saved`` reader's own error.)"""
+    if folder or not path.is_dir():
+        return None
+    return f"{path}: a folder, where a data file is read; put the file in its place, or name the file in the config"
 
 
 def missing_message(path: Path, relative: str) -> str:

@@ -67,6 +67,8 @@ class DatasetReader(Registrable):
     """
 
     family: ClassVar[str] = "dataset_reader"
+    #: Whether a source is a folder (a saved dataset) rather than a file, so a folder is not refused as one.
+    reads_folders: ClassVar[bool] = False
 
     def __init__(self, max_examples: Optional[int] = None, fraction: Optional[float] = None, sample_seed: int = 0) -> None:
         if max_examples is not None and max_examples < 1:

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from tartan_fw.data.readers.base import DatasetReader
-from tartan_fw.data.readers.files import FileReader, Row
+from tartan_fw.data.readers.files import ENCODING, FileReader, Row
 from tartan_fw.errors import DataError
 
 
@@ -33,7 +33,7 @@ class CsvReader(FileReader):
 
     def rows(self, path: Path, labelled: bool) -> Iterator[Row]:
         delimiter = self.delimiter or ("\t" if path.suffix.lower() == ".tsv" else ",")
-        with path.open(encoding="utf-8", newline="") as handle:
+        with path.open(encoding=ENCODING, newline="") as handle:
             records = csv.reader(handle, delimiter=delimiter, strict=True)
             try:
                 yield from self._records(path, records, labelled)

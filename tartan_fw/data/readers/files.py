@@ -11,6 +11,7 @@ from tartan_fw.data.readers.base import DatasetReader, Examples
 from tartan_fw.errors import DataError
 
 Row = dict[str, Any]
+ENCODING = "utf-8-sig"  # UTF-8, less the byte-order mark Excel and Notepad put first, which is no part of line 1
 
 
 class FileReader(DatasetReader):

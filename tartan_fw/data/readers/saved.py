@@ -18,6 +18,8 @@ class SavedDatasetReader(TableReader):
         max_examples, fraction, sample_seed: subsampling (see ``DatasetReader``).
     """
 
+    reads_folders = True
+
     def __init__(self, text_column: str = "text", label_column: str = "label", max_examples: Optional[int] = None,
                  fraction: Optional[float] = None, sample_seed: int = 0) -> None:
         super().__init__(text_column, label_column, max_examples, fraction, sample_seed)
@@ -28,7 +30,7 @@ class SavedDatasetReader(TableReader):
     def _load(self, data_root: Any, name: str, folder: str, labelled: bool) -> Examples:
         from datasets import Dataset
 
-        path = data_root.file(f"{folder}/{name}" if folder else name)
+        path = data_root.file(f"{folder}/{name}" if folder else name, folder=True)
         if (path / "dataset_dict.json").exists():
             raise DataError(f"{path}: a saved DatasetDict; name one of its splits' folders (e.g. {path.name}/train)")
         try:

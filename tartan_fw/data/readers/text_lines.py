@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Iterator
 
 from tartan_fw.data.readers.base import DatasetReader
-from tartan_fw.data.readers.files import FileReader, Row
+from tartan_fw.data.readers.files import ENCODING, FileReader, Row
 from tartan_fw.errors import DataError
 
 
@@ -16,7 +16,7 @@ class TextLinesReader(FileReader):
         if labelled:
             raise DataError(f"{path}: text_lines reads unlabelled text; read labelled data with a "
                             f"jsonl_classification, csv, parquet, saved or hub reader")
-        with path.open(encoding="utf-8") as lines:
+        with path.open(encoding=ENCODING) as lines:
             for number, line in enumerate(lines, start=1):
                 if text := line.strip():
                     yield {"text": text, "line": number}

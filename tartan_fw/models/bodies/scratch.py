@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, List, Mapping
 
 from tartan_fw.common.cache import cache_dir, content_digest, rebuilding
+from tartan_fw.common.constraints import PositiveInt
 from tartan_fw.errors import DataError
 from tartan_fw.data.root import DataRoot
 from tartan_fw.models.bodies.base import Body, TextBody
@@ -38,13 +39,13 @@ class ScratchBody(TextBody):
         self,
         data_root: DataRoot,
         tokenizer_corpora: List[str],
-        vocab_size: int = 8000,
-        hidden_size: int = 128,
-        num_layers: int = 2,
-        num_heads: int = 2,
-        intermediate_size: int = 512,
+        vocab_size: PositiveInt = 8000,
+        hidden_size: PositiveInt = 128,
+        num_layers: PositiveInt = 2,
+        num_heads: PositiveInt = 2,
+        intermediate_size: PositiveInt = 512,
         dropout: float = 0.1,
-        max_length: int = 128,
+        max_length: PositiveInt = 128,
     ) -> None:
         from transformers import BertConfig, BertForMaskedLM
 
