@@ -33,7 +33,7 @@ from tartan_fw.trained import save_model_files
 from tartan_fw.training.body_weights import load_body
 from tartan_fw.training.checkpoint import DAMAGED_BEST, TrainingCheckpoint, load_end_task_model
 from tartan_fw.training.compute import training_compute
-from tartan_fw.training.head_warmup import STAGE as HEAD_WARMUP
+from tartan_fw.training.head_warmup import first_training_stage
 from tartan_fw.training.distributed import data_parallel
 from tartan_fw.training.logging import RunLogFile, RunLogger, TensorBoardLogger, journal
 from tartan_fw.training.metrics import trivial_result
@@ -328,8 +328,7 @@ def training_loop(
     if not isinstance(trainer, TartanTrainer):
         raise TartanError(f"trainer: {type(trainer).__name__} has no stage loop to drive step by step")
     stages = trainer.stages(run)
-    first = next(stage for stage in stages if stage.name != HEAD_WARMUP)
-    return trainer.loop(run, choose(run, stages) if choose else first)
+    return trainer.loop(run, choose(run, stages) if choose else first_training_stage(stages))
 
 
 def load_run(directory: Path, device: torch.device, include: Iterable[str] = (), data_root: Optional[str] = None) -> Run:

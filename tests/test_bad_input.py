@@ -73,6 +73,11 @@ def rewrite(path: Path, edit: Callable[[list[dict]], list]) -> None:
     path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in edit(records)))
 
 
+def set_fields(path: Path, line: int, **fields: object) -> None:
+    """Give line ``line`` (1-based) of a JSON-lines file new values for ``fields``."""
+    rewrite(path, lambda rs: rs[:line - 1] + [{**rs[line - 1], **fields}] + rs[line:])
+
+
 def test_malformed_json_line(tmp_path: Path, tiny, data_root: Path) -> None:
     rewrite(data_root / "tiny" / "train.jsonl", lambda rs: rs[:4] + ['{"text": "a", "label": '] + rs[4:])
     result, out = run_cli(tmp_path, tiny())
@@ -94,7 +99,7 @@ def test_empty_data_file(tmp_path: Path, tiny, data_root: Path, name: str) -> No
 
 
 def test_label_never_seen_in_train(tmp_path: Path, tiny, data_root: Path) -> None:
-    rewrite(data_root / "tiny" / "test.jsonl", lambda rs: rs[:6] + [{**rs[6], "label": "surprise"}] + rs[7:])
+    set_fields(data_root / "tiny" / "test.jsonl", 7, label="surprise")
     result, out = run_cli(tmp_path, tiny())
     assert_clean_failure(result, out, f"{data_root / 'tiny' / 'test.jsonl'}:7: label 'surprise' never occurs in train",
                          "train labels: background, method, result")
@@ -263,7 +268,7 @@ def test_real_process_exits_2_with_one_stderr_line(tmp_path: Path) -> None:
 
 
 def test_null_label_names_file_and_line(tmp_path: Path, tiny, data_root: Path) -> None:
-    rewrite(data_root / "tiny" / "train.jsonl", lambda rs: rs[:3] + [{**rs[3], "label": None}] + rs[4:])
+    set_fields(data_root / "tiny" / "train.jsonl", 4, label=None)
     result, out = run_cli(tmp_path, tiny())
     assert_clean_failure(result, out, f"{data_root / 'tiny' / 'train.jsonl'}:4: 'label' is null",
                          "give the line a label or remove it")
@@ -276,13 +281,13 @@ def test_null_label_names_file_and_line(tmp_path: Path, tiny, data_root: Path) -
     (7, ''''label' is 7 where line 1's is "background"; write every label of the file the same way'''),
 ], ids=["list", "NaN", "fraction", "number among names"])
 def test_label_that_is_no_class_name(tmp_path: Path, tiny, data_root: Path, label: object, fragment: str) -> None:
-    rewrite(data_root / "tiny" / "train.jsonl", lambda rs: rs[:3] + [{**rs[3], "label": label}] + rs[4:])
+    set_fields(data_root / "tiny" / "train.jsonl", 4, label=label)
     result, out = run_cli(tmp_path, tiny())
     assert_clean_failure(result, out, f"{data_root / 'tiny' / 'train.jsonl'}:4: {fragment}")
 
 
 def test_lone_surrogate_in_a_text(tmp_path: Path, tiny, data_root: Path) -> None:
-    rewrite(data_root / "tiny" / "train.jsonl", lambda rs: rs[:5] + [{**rs[5], "text": "a \ud800 b"}] + rs[6:])
+    set_fields(data_root / "tiny" / "train.jsonl", 6, text="a \ud800 b")
     result, out = run_cli(tmp_path, tiny())
     assert_clean_failure(result, out, f"{data_root / 'tiny' / 'train.jsonl'}:6: holds a lone surrogate escape",
                          "fix or remove the line")

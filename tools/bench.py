@@ -139,7 +139,7 @@ def experiment_config(args: argparse.Namespace, case: Case, data_root: Path) -> 
 def build_loop(args: argparse.Namespace, case: Case, data_root: Path, device: torch.device) -> Any:
     """The stage loop of ``case``'s experiment, training the tasks the case names."""
     from tartan_fw.experiment import training_loop
-    from tartan_fw.training.head_warmup import STAGE as HEAD_WARMUP
+    from tartan_fw.training.head_warmup import first_training_stage
     from tartan_fw.training.stage import Stage
 
     def bench_stage(run: Any, stages: list[Stage]) -> Stage:
@@ -147,8 +147,7 @@ def build_loop(args: argparse.Namespace, case: Case, data_root: Path, device: to
             for task in run.aux_tasks:
                 task.head = AllPositionsMaskedLMHead(run.body).to(device)
         tasks = {"end": [run.end_task], "mlm": run.aux_tasks, "end+mlm": [run.end_task, *run.aux_tasks]}[case.tasks]
-        first = next(stage for stage in stages if stage.name != HEAD_WARMUP)
-        return replace(first, name="bench", tasks=tasks)
+        return replace(first_training_stage(stages), name="bench", tasks=tasks)
 
     return training_loop(experiment_config(args, case, data_root), data_root, device, bench_stage)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import statistics
 import sys
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from pathlib import Path
 import torch
 
 from tartan_fw.analysis.permutation import permutation_test
+from tartan_fw.data.check import normalise
 from tartan_fw.training.metrics import classification_metrics
 
 METHODS = {"finetune": "Fine-tune", "finetune_mt_lr": "Fine-tune at MT's lr (control)", "tapt": "TAPT",
@@ -42,16 +42,11 @@ PAPER = {
 BASELINES = ("finetune", "tapt")
 
 
-def normalised(text: str) -> str:
-    """Whitespace-collapsed, lower-cased: two texts that differ only there are the same example."""
-    return re.sub(r"\s+", " ", text).strip().lower()
-
-
 def unseen_rows(task_folder: Path, split: str) -> list[int]:
-    """Rows of ``split`` whose text is not in the training set."""
-    seen = {normalised(json.loads(line)["text"]) for line in (task_folder / "train.jsonl").open() if line.strip()}
+    """Rows of ``split`` whose text is not in the training set, texts compared as ``tartan-fw data check`` does."""
+    seen = {normalise(json.loads(line)["text"]) for line in (task_folder / "train.jsonl").open() if line.strip()}
     rows = [json.loads(line) for line in (task_folder / f"{split}.jsonl").open() if line.strip()]
-    return [index for index, row in enumerate(rows) if normalised(row["text"]) not in seen]
+    return [index for index, row in enumerate(rows) if normalise(row["text"]) not in seen]
 
 
 @dataclass

@@ -70,6 +70,12 @@ def warmup_stage(run: "Run", checks: list[HeadCheck], steps: Optional[int], lr: 
     return Stage(STAGE, tasks, UniformWeighter(), schedule, frozen_body=True)
 
 
+def first_training_stage(stages: list[Stage]) -> Stage:
+    """The first stage that trains the body, after any head warm-up: what tools that drive one stage step by
+    step want."""
+    return next(stage for stage in stages if stage.name != STAGE)
+
+
 def head_report(checks: list[HeadCheck], after: dict[str, float]) -> dict[str, Any]:
     """``metrics.json``'s ``mlm_heads``: each head's loss before training, after the warm-up (when it had one)."""
     return {check.task: {"loss_before": check.loss, "uniform_loss": check.uniform_loss, "trained": check.trained,
