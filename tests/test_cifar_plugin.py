@@ -16,10 +16,10 @@ from click.testing import CliRunner
 from tartan_fw.cli.main import cli
 from tartan_fw.data.root import DataRoot
 from tartan_fw.errors import DataError
-from tartan_fw.plugins import load_plugins
 
-REPO = Path(__file__).resolve().parents[1]
-load_plugins(plugin_folder=REPO / "plugins")
+from conftest import REPO, load_shipped_plugins
+
+load_shipped_plugins()
 
 from plugins.cifar import data as cifar_data  # noqa: E402
 from plugins.cifar.other_classes import OtherClassesTask  # noqa: E402
