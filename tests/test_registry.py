@@ -448,7 +448,8 @@ def test_pretrain_inherits_the_tartan_trainers_ranges_and_refuses_what_it_fixes(
 
     config = {**tiny(), "trainer": {"type": "pretrain", "lr": -1e-4, "max_steps": 0, "eval_every": 5}}
     assert sorted(validate(Experiment, config)) == [
-        "trainer.eval_every: unknown parameter for trainer 'pretrain' (accepted: accumulation_steps, callbacks, "
+        "trainer.eval_every: unknown parameter for trainer 'pretrain' (did you mean 'log_every'? accepted: "
+        "accumulation_steps, callbacks, "
         "checkpoint_every, compile, head_warmup_lr, head_warmup_steps, log_every, lr, max_grad_norm, "
         "max_nonfinite_steps, max_steps, precision, warmup_fraction, weight_decay)",
         "trainer.lr: must be a finite number above 0, got -0.0001",

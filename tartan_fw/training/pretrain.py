@@ -26,7 +26,7 @@ class PretrainTrainer(TartanTrainer):
     the ``tartan`` trainer's, so an interrupted stage resumes from its checkpoint like any run.
 
     Its other parameters are the ``tartan`` trainer's, less those of evaluation and of the
-    end-task (``fixed_parameters``).
+    end-task (``body_lr``, ``head_lr``, ``max_epochs``, ``eval_every``, ``patience``, ``finetune``).
 
     Args:
         max_steps: optimisation steps.
