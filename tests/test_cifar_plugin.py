@@ -160,4 +160,4 @@ def test_the_cnn_body_is_a_body_and_a_text_task_on_it_is_a_configuration_error(c
     assert body.lm_head() is None and not body.load_lm_head_state({})
     with pytest.raises(ConfigurationError, match=r"aux_tasks\.tapt: the task reads text and needs a text body .*"
                                                  r"body 'cifar_cnn' has none"):
-        MaskedLMTask(body, DataRoot(cifar_root), 0, "tapt", "cifar100/train.txt")
+        MaskedLMTask(body, DataRoot(cifar_root), 0, name="tapt", corpus="cifar100/train.txt")
