@@ -1,15 +1,17 @@
-"""Plugin discovery: entry points, the project's ``plugins/`` folder, and named modules.
+"""Plugin loading: only what was asked for, by an installed entry point or by name.
 
-Plugins are imported explicitly (never a silent glob-import of arbitrary code): each module
-registers its components on import, so a package plugin's ``__init__`` imports its components.
-Three ways, in this order:
+Importing a plugin runs its code, so nothing is imported because it happens to lie in the working
+directory: running tartan-fw inside someone else's checkout must not run their ``plugins/``. Each
+module registers its components on import (a package plugin's ``__init__`` imports its components).
+Two ways, in this order:
 
 * installed distributions that declare an entry point in the ``tartan_fw.plugins`` group
-  (``[project.entry-points."tartan_fw.plugins"] my_plugin = "my_package"``);
-* the modules and packages directly under ``plugins/`` in the working directory (the project's
-  own plugins), imported as ``plugins.<name>``;
-* modules named by ``--include-package`` or by the experiment's ``include`` list, importable from
-  the installed packages or the working directory.
+  (``[project.entry-points."tartan_fw.plugins"] my_plugin = "my_package"``): installing is the consent;
+* modules named by ``--include-package`` or by the experiment's ``include`` list (the project's own
+  ``include: ['plugins.cifar']``), importable from the installed packages or the working directory.
+
+There is deliberately no opt-in file read from the working directory (AllenNLP's ``.allennlp_plugins``):
+a checkout could ship one, and it would bring back the import nobody asked for.
 """
 
 from __future__ import annotations
@@ -69,34 +71,16 @@ def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split())
 
 
-def discover_folder(folder: Path) -> list[str]:
-    """Modules and packages directly under ``folder`` (a project's ``plugins/``)."""
-    if not folder.is_dir():
-        return []
-    names = []
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith(("_", ".")):
-            continue
-        if entry.suffix == ".py" or (entry.is_dir() and (entry / "__init__.py").exists()):
-            names.append(entry.stem)
-    return names
-
-
-def load_plugins(include: Iterable[str] = (), plugin_folder: Path | None = None) -> None:
-    """Import the built-ins, entry-point plugins, the modules of ``plugin_folder`` (default ``./plugins``), then
-    ``include``."""
+def load_plugins(include: Iterable[str] = ()) -> None:
+    """Import the built-ins, the entry-point plugins, then the modules named in ``include``."""
     load_builtins()
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         import_plugin(entry_point.module, f"entry point '{entry_point.name}'")
-    folder = (plugin_folder if plugin_folder is not None else Path("plugins")).resolve()
-    modules = discover_folder(folder)
-    if modules:
-        _add_to_path(folder.parent)
-    for module in modules:
-        import_plugin(f"{folder.name}.{module}", f"from {folder}")
-    # Like Python run from a shell, a module in the working directory can be named: the console
-    # script's own sys.path does not hold it.
-    _add_to_path(Path.cwd())
+    include = list(include)
+    if include:
+        # Like Python run from a shell, a module in the working directory can be named: the console
+        # script's own sys.path does not hold it. Only a named module is imported from there.
+        _add_to_path(Path.cwd())
     for name in include:
         import_plugin(name)
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import os
 import random
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,20 @@ if "TARTAN_DATA" in os.environ:
 needs_real_data = pytest.mark.skipif(
     not (REAL_DATA / "citation_intent" / "train.jsonl").exists(), reason=f"real data not found at {REAL_DATA} (set TARTAN_DATA)"
 )
+
+REPO = Path(__file__).resolve().parents[1]
+# The repository's own plugins, named as its experiments name them (``include: ['plugins.cifar']``).
+SHIPPED_PLUGINS = ("plugins.electra", "plugins.cifar")
+
+
+def load_shipped_plugins() -> None:
+    """Import the shipped plugins from the repository, whatever the working directory."""
+    from tartan_fw.plugins import load_plugins
+
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    load_plugins(SHIPPED_PLUGINS)
+
 
 WORDS = {
     "background": ["prior", "work", "earlier", "studies", "known"],
@@ -129,3 +146,35 @@ def invoke(*args: str) -> Any:
     from tartan_fw.cli.main import cli
 
     return CliRunner().invoke(cli, list(args))
+
+
+def assert_one_line_error(result: Any, *fragments: str) -> str:
+    """Exit 2, one ``error:`` line containing every fragment, no traceback."""
+    assert result.exit_code == 2, result.output
+    assert result.exc_info is None or result.exc_info[0] is SystemExit, result.exc_info
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def without_wall_time(value: Any) -> Any:
+    """``value`` (metrics, nested) without its wall-clock times, which differ between identical runs."""
+    if isinstance(value, dict):
+        return {k: without_wall_time(v) for k, v in value.items() if k != "wall_time_s"}
+    if isinstance(value, list):
+        return [without_wall_time(v) for v in value]
+    return value
+
+
+def wait_until_catching(process: subprocess.Popen, number: int, timeout: float = 120) -> None:
+    """Return once ``process`` has a handler installed for signal ``number`` (the kernel's ``SigCgt`` mask in
+    ``/proc``): the readiness the signal tests wait for, instead of a sleep that guesses it."""
+    status, deadline = Path(f"/proc/{process.pid}/status"), time.monotonic() + timeout
+    while True:
+        mask = next(line.split()[1] for line in status.read_text().splitlines() if line.startswith("SigCgt:"))
+        if int(mask, 16) >> (number - 1) & 1:
+            return
+        assert process.poll() is None and time.monotonic() < deadline, f"no handler for signal {number} came up"
+        time.sleep(0.005)

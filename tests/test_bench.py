@@ -37,6 +37,7 @@ def test_pairs_alternate_their_order_after_both_warm_up_and_ratios_are_per_pair(
     assert result["cpu"]["hf_s"] == [0.5, 1.0, 2.0]
 
 
+@pytest.mark.slow  # a minute of real steps; test_pairs_alternate_... checks the pairing logic in the default run
 def test_paired_only_times_each_pair_on_a_tiny_shape(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     done = subprocess.run([sys.executable, str(TOOLS / "bench.py"), "--paired-only", "--threads", "1", "--steps", "2",

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import without_wall_time
 
 from tartan_fw.errors import ConfigurationError, TartanError
 from tartan_fw.experiment import run_experiment
@@ -26,14 +27,6 @@ def with_callbacks(config: dict[str, Any], *extra: dict[str, Any]) -> dict[str, 
     built_ins = [{"type": name} for name in DEFAULT_CALLBACKS]
     config["trainer"]["callbacks"] = built_ins[:-1] + list(extra) + built_ins[-1:]
     return config
-
-
-def without_wall_time(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: without_wall_time(v) for k, v in value.items() if k != "wall_time_s"}
-    if isinstance(value, list):
-        return [without_wall_time(v) for v in value]
-    return value
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ from click.testing import CliRunner
 from tartan_fw.cli.main import cli
 from tartan_fw.data.root import DataRoot
 from tartan_fw.errors import DataError
-from tartan_fw.plugins import load_plugins
 
-REPO = Path(__file__).resolve().parents[1]
-load_plugins(plugin_folder=REPO / "plugins")
+from conftest import REPO, load_shipped_plugins
+
+load_shipped_plugins()
 
 from plugins.cifar import data as cifar_data  # noqa: E402
 from plugins.cifar.other_classes import OtherClassesTask  # noqa: E402
@@ -160,4 +160,4 @@ def test_the_cnn_body_is_a_body_and_a_text_task_on_it_is_a_configuration_error(c
     assert body.lm_head() is None and not body.load_lm_head_state({})
     with pytest.raises(ConfigurationError, match=r"aux_tasks\.tapt: the task reads text and needs a text body .*"
                                                  r"body 'cifar_cnn' has none"):
-        MaskedLMTask(body, DataRoot(cifar_root), 0, "tapt", "cifar100/train.txt")
+        MaskedLMTask(body, DataRoot(cifar_root), 0, name="tapt", corpus="cifar100/train.txt")

@@ -49,9 +49,9 @@ def test_every_config_parameter_is_described() -> None:
     """The class docstring's ``Args:`` (or a base class's) describes every key, nested objects' included: the
     package's components and the shipped plugins' (loaded here, so the check does not depend on which tests ran
     first in this process); classes that tests register are theirs to document."""
-    from tartan_fw.plugins import load_plugins
+    from conftest import load_shipped_plugins
 
-    load_plugins(plugin_folder=REPO / "plugins")
+    load_shipped_plugins()
     undocumented = []
     for base in reference.builtin_families():
         injected = set(getattr(base, "injected_parameters", ()))

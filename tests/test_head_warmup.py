@@ -66,7 +66,7 @@ def head_check(model_folder: Path, data: Path, monkeypatch: pytest.MonkeyPatch) 
     (data / "c").mkdir(parents=True, exist_ok=True)
     (data / "c" / "train.txt").write_text((SENTENCE + "\n") * 64)
     body = HuggingFaceBody(data_root=None, model_name=str(model_folder), max_length=16)
-    task = MaskedLMTask(body, DataRoot(str(data)), 0, "tapt", "c/train.txt", mask_probability=0.3)
+    task = MaskedLMTask(body, DataRoot(str(data)), 0, name="tapt", corpus="c/train.txt", mask_probability=0.3)
     return HeadCheck("tapt", task.sample_loss(body, CPU, nullcontext),
                      float(torch.log(torch.tensor(float(task.vocab_size)))))
 

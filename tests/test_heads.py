@@ -57,11 +57,9 @@ def test_classification_head_shapes_and_first_token() -> None:
     assert not torch.allclose(head(head.features(first_changed)), logits)
 
 
-def test_classification_head_width_and_dropout_validation() -> None:
+def test_classification_head_width() -> None:
     head = ClassificationHead(SimpleNamespace(hidden_size=12), num_labels=2, hidden_size=7)
     assert head.dense.weight.shape == (7, 12) and head.output.weight.shape == (2, 7)
-    with pytest.raises(ValueError, match="dropout"):
-        ClassificationHead(SimpleNamespace(hidden_size=12), num_labels=2, dropout=1.0)
 
 
 def test_masked_lm_head_projects_only_masked_positions(hf_body) -> None:

@@ -66,7 +66,7 @@ def mlm_task(data_root: Path):
     root = DataRoot(data_root)
     body = ScratchBody(root, ["tiny/train.txt"], vocab_size=120, hidden_size=16, num_layers=1, num_heads=2,
                        intermediate_size=32, max_length=16)
-    task = MaskedLMTask(body, root, 0, "tapt", "tiny/train.txt", batch_size=48)
+    task = MaskedLMTask(body, root, 0, name="tapt", corpus="tiny/train.txt", batch_size=48)
     task.cls_id, task.sep_id = body.tokenizer.cls_token_id, body.tokenizer.sep_token_id
     return task
 

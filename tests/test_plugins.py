@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 import textwrap
 from collections import defaultdict
 from pathlib import Path
@@ -12,9 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import invoke, REAL_DATA, needs_real_data
+from conftest import REAL_DATA, REPO, assert_one_line_error, invoke, needs_real_data
 
-REPO = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.DOTALL)
 # The plugin tutorials, each a page of the documentation site; their code blocks are run as written.
 TUTORIALS = ("aux-task.md", "callback.md", "weighter.md")
@@ -32,20 +32,17 @@ def tutorial_files() -> dict[str, str]:
     return {path: "\n\n".join(parts) for path, parts in files.items()}
 
 
-def assert_one_line_error(result, *fragments: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-
-
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry) -> Path:
     """An empty project directory as the working directory, with plugin registrations undone afterwards."""
     folder = tmp_path / "project"
     folder.mkdir()
     monkeypatch.chdir(folder)
+    # A fresh import state: the repository's own plugins/ (imported by other test modules) and the folders
+    # earlier tests put on the path would otherwise answer for this project's ``plugins``.
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    for name in [m for m in sys.modules if m == "plugins" or m.startswith("plugins.")]:
+        monkeypatch.delitem(sys.modules, name)
     return folder
 
 
@@ -78,7 +75,7 @@ def test_tutorial_code_runs_as_written(project: Path, monkeypatch: pytest.Monkey
     write_tutorial(project, {p: c for p, c in files.items() if "word_order" in p})
     monkeypatch.setenv("TARTAN_DATA", str(REAL_DATA))
 
-    listed = invoke("list", "aux_task")
+    listed = invoke("list", "aux_task", "--include-package", "plugins.word_order")
     assert listed.exit_code == 0 and "word_order" in listed.output, listed.output
     validated = invoke("validate", "experiments/word_order.jsonnet")
     assert validated.exit_code == 0, validated.output
@@ -112,12 +109,24 @@ def test_tutorial_code_runs_as_written(project: Path, monkeypatch: pytest.Monkey
         assert unchanged != label
 
 
-def test_plugins_folder_is_discovered(project: Path) -> None:
+def test_a_plugins_folder_nobody_named_is_never_imported(project: Path, tiny) -> None:
+    """Running tartan-fw inside someone else's checkout must not run the code of its ``plugins/``."""
+    write_plugin(project / "plugins" / "__init__.py", "package", body="raise RuntimeError('imported unasked')")
+    write_plugin(project / "plugins" / "theirs.py", "theirs", body="raise RuntimeError('imported unasked')")
+    (project / "exp.json").write_text(json.dumps(tiny()))
+    for command in (["list", "aux_task"], ["validate", "exp.json"]):
+        result = invoke(*command)
+        assert result.exit_code == 0 and "theirs" not in result.output, result.output
+    assert not [m for m in list(sys.modules.values()) if str(getattr(m, "__file__", None) or "").startswith(str(project))]
+
+    named = invoke("--include-package", "plugins.theirs", "list", "aux_task")
+    assert_one_line_error(named, "plugin 'plugins.theirs' failed to import", "imported unasked")
+
+
+def test_the_projects_own_plugins_load_when_named(project: Path) -> None:
     write_plugin(project / "plugins" / "folder_plugin.py", "from_folder")
-    write_plugin(project / "plugins" / "_private.py", "never", body="raise RuntimeError('must not be imported')")
-    result = invoke("list", "aux_task")
-    assert result.exit_code == 0, result.output
-    assert "from_folder" in result.output and "never" not in result.output
+    result = invoke("--include-package", "plugins.folder_plugin", "list", "aux_task")
+    assert result.exit_code == 0 and "from_folder" in result.output, result.output
 
 
 def test_include_package_and_config_include(project: Path, tiny) -> None:
@@ -160,17 +169,17 @@ def test_entry_point_of_an_installed_distribution(project: Path, tmp_path: Path,
 
 def test_a_plugin_that_fails_to_import_is_named_with_the_cause(project: Path) -> None:
     write_plugin(project / "plugins" / "broken.py", "broken", body="import no_such_module_anywhere")
-    result = invoke("list")
+    result = invoke("--include-package", "plugins.broken", "list")
     assert_one_line_error(result, "plugin 'plugins.broken'", "failed to import", "ModuleNotFoundError",
                           "no_such_module_anywhere")
 
     (project / "plugins" / "broken.py").write_text("def oops(:\n")
-    assert_one_line_error(invoke("list"), "plugin 'plugins.broken'", "SyntaxError")
+    assert_one_line_error(invoke("--include-package", "plugins.broken", "list"), "plugin 'plugins.broken'", "SyntaxError")
 
 
 def test_a_plugin_taking_a_registered_name_names_both(project: Path, tiny) -> None:
     write_plugin(project / "plugins" / "clash.py", "mlm")
-    (project / "exp.json").write_text(json.dumps(tiny()))
+    (project / "exp.json").write_text(json.dumps({**tiny(), "include": ["plugins.clash"]}))
     result = invoke("validate", "exp.json")
     assert_one_line_error(result, "plugin 'plugins.clash'", "cannot register plugins.clash.PluginTask as aux_task 'mlm'",
                           "taken by tartan_fw.tasks.masked_lm.MaskedLMTask")
@@ -183,7 +192,7 @@ def test_callback_tutorial_logs_each_class_f1_at_every_evaluation(project: Path,
 
     write_tutorial(project, {p: c for p, c in tutorial_files().items() if "class_f1" in p})
     monkeypatch.setenv("TARTAN_DATA", str(REAL_DATA))
-    listed = invoke("list", "callback")
+    listed = invoke("list", "callback", "--include-package", "plugins.class_f1")
     assert listed.exit_code == 0 and "per_class_f1" in listed.output, listed.output
 
     small = ["--ext-var", "model=scratch", "-o", "trainer.max_steps=4", "-o", "trainer.eval_every=2",

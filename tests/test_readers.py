@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tartan_fw.common.from_config import build
+from tartan_fw.common.from_config import build, validate
 from tartan_fw.data.readers import (
     CsvReader, DatasetReader, HubReader, JsonlClassificationReader, ParquetReader, SavedDatasetReader, TextLinesReader,
 )
 from tartan_fw.data.root import DataRoot
-from tartan_fw.errors import ConfigurationError, DataError
+from tartan_fw.errors import DataError
 
 
 def write_jsonl(path: Path, records: list) -> Path:
@@ -103,15 +103,16 @@ def test_subsample_false_keeps_everything_and_settings_reflect_the_reader(tmp_pa
 @pytest.mark.parametrize(
     "config, message",
     [
-        ({"max_examples": 0}, "<top level>: max_examples must be at least 1, got 0"),
-        ({"fraction": 0}, "<top level>: fraction must be in (0, 1], got 0.0"),
-        ({"fraction": 1.5}, "<top level>: fraction must be in (0, 1], got 1.5"),
+        ({"max_examples": 0}, "max_examples: must be at least 1, got 0"),
+        ({"fraction": 0}, "fraction: must be in (0, 1], got 0.0"),
+        ({"fraction": 1.5}, "fraction: must be in (0, 1], got 1.5"),
     ],
 )
-def test_bad_subsample_settings(config: dict, message: str) -> None:
-    with pytest.raises(ConfigurationError) as err:
-        build(DatasetReader, {"type": "text_lines", **config})
-    assert err.value.problems == [message]
+@pytest.mark.parametrize("reader", ["text_lines", "jsonl_classification", "csv", "parquet", "saved", "hub"])
+def test_bad_subsample_settings_of_every_reader(reader: str, config: dict, message: str) -> None:
+    """Declared once on ``DatasetReader``; every reader inherits them through ``**kwargs``."""
+    extra = {"path": "x"} if reader == "hub" else {}
+    assert validate(DatasetReader, {"type": reader, **extra, **config}) == [message]
 
 
 @pytest.mark.parametrize(

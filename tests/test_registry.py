@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Dict, List, Literal, Optional, Union
+import json
+from typing import Any, ClassVar, Dict, List, Literal, Mapping, Optional, Union
 
 import pytest
 import torch
 
-from tartan_fw.common.from_config import Lazy, build, validate
+from tartan_fw.common.constraints import PositiveInt
+from tartan_fw.common.from_config import Lazy, build, constructor_parameters, validate
 from tartan_fw.common.registrable import Registrable
 from tartan_fw.errors import ConfigurationError, TartanError
 
@@ -224,6 +226,7 @@ def test_constructor_value_errors_get_the_config_path(registry) -> None:
     with pytest.raises(ConfigurationError) as err:
         build(Holder, {"widget": {"type": "plain"}, "many": [{"type": "plain"}, {"type": "plain", "size": 0}]})
     assert err.value.problems == ["many[1]: size must be at least 1, got 0"]
+    assert isinstance(err.value.__cause__, ValueError)  # --debug shows where it came from
 
 
 def test_injected_parameters_cannot_be_set_in_the_config(registry, tiny) -> None:
@@ -290,14 +293,64 @@ def test_an_experiment_builds_its_tasks_only_once_the_body_exists(tiny, tmp_path
     assert end_task.labels and end_task.split_size("dev") == len(end_task.targets["dev"])
 
 
-def test_components_may_not_take_kwargs(registry) -> None:
+def test_kwargs_without_a_base_constructor_to_stand_for_is_refused(registry) -> None:
     @Widget.register("loose")
     class Loose(Widget):
         def __init__(self, **anything: int) -> None:
             self.anything = anything
 
-    with pytest.raises(TypeError, match="may not take"):
+    with pytest.raises(TypeError, match="no base class declares"):
         validate(Holder, {"widget": {"type": "loose"}})
+
+
+class Sized(Widget):
+    def __init__(self, size: PositiveInt = 1, label: str = "base") -> None:
+        self.size, self.label = size, label
+
+
+def test_kwargs_stand_for_the_base_constructors_parameters_less_the_fixed_ones(registry) -> None:
+    @Widget.register("scaled")
+    class Scaled(Sized):
+        fixed_parameters: ClassVar[tuple[str, ...]] = ("label",)
+
+        def __init__(self, scale: float = 1.0, **kwargs: Any) -> None:
+            super().__init__(label="scaled", **kwargs)
+            self.scale = scale
+
+    assert [name for name, _, _ in constructor_parameters(Scaled)] == ["scale", "size"]
+    assert validate(Holder, {"widget": {"type": "scaled", "size": 0, "label": "mine"}}) == [
+        "widget.label: unknown parameter for widget 'scaled' (accepted: scale, size)",
+        "widget.size: must be at least 1, got 0",
+    ]
+    widget = build(Holder, {"widget": {"type": "scaled", "size": 3, "scale": 2}}).widget
+    assert (widget.size, widget.label, widget.scale) == (3, "scaled", 2.0)
+
+
+def test_a_relation_between_values_is_reported_by_validate_with_the_defaults_filled_in(registry) -> None:
+    @Widget.register("grid")
+    class Grid(Widget):
+        def __init__(self, width: int = 6, columns: int = 4) -> None:
+            self.width, self.columns = width, columns
+
+        @classmethod
+        def argument_problems(cls, arguments: Mapping[str, Any]) -> dict[str, str]:
+            return {"columns": "must divide width"} if arguments["width"] % arguments["columns"] else {}
+
+    assert validate(Holder, {"widget": {"type": "grid"}}) == ["widget.columns: must divide width"]
+    assert validate(Holder, {"widget": {"type": "grid", "columns": 3}}) == []
+
+
+def test_a_library_error_while_building_is_named_as_such_and_chained(registry) -> None:
+    @Widget.register("parses")
+    class Parses(Widget):
+        def __init__(self, text: str = "{") -> None:
+            self.value = json.loads(text)
+
+    with pytest.raises(ConfigurationError) as err:
+        build(Holder, {"widget": {"type": "parses"}})
+    assert err.value.problems == ["widget: building widget 'parses' failed: JSONDecodeError: Expecting property name "
+                                  "enclosed in double quotes: line 1 column 2 (char 1) (--debug shows where)"]
+    assert isinstance(err.value.__cause__, json.JSONDecodeError)
 
 
 def test_the_tiny_experiment_validates_and_builds(tiny) -> None:
@@ -326,4 +379,79 @@ def test_each_package_registers_its_own_components_without_the_experiment_module
         "['pretrain', 'tartan'] ['checkpointing', 'evaluation', 'interruption', 'nonfinite', 'progress_lines', "
         "'scalars'] False",
         "False",
+    ]
+
+
+# --- Every declared range of the shipped components, reported at its dotted path without building anything.
+
+OUT_OF_RANGE = [
+    ("trainer.body_lr=-0.001", "trainer.body_lr: must be a finite number above 0, got -0.001"),
+    ("trainer.head_lr=-0.001", "trainer.head_lr: must be a finite number above 0, got -0.001"),
+    ("trainer.body_lr=0", "trainer.body_lr: must be a finite number above 0, got 0.0"),
+    ("trainer.head_lr=NaN", "trainer.head_lr: must be a finite number above 0, got nan"),
+    ("trainer.body_lr=Infinity", "trainer.body_lr: must be a finite number above 0, got inf"),
+    ("trainer.max_grad_norm=-1", "trainer.max_grad_norm: must be a finite number above 0 (null: no clipping), got -1.0"),
+    ("trainer.max_grad_norm=0", "trainer.max_grad_norm: must be a finite number above 0 (null: no clipping), got 0.0"),
+    ("trainer.patience=-3", "trainer.patience: must be at least 1 (null: never stop early), got -3"),
+    ("trainer.patience=0", "trainer.patience: must be at least 1 (null: never stop early), got 0"),
+    ("trainer.warmup_fraction=1", "trainer.warmup_fraction: must be in [0, 1), got 1.0"),
+    ("trainer.warmup_fraction=-0.1", "trainer.warmup_fraction: must be in [0, 1), got -0.1"),
+    ("trainer.warmup_fraction=NaN", "trainer.warmup_fraction: must be in [0, 1), got nan"),
+    ("trainer.weight_decay=-0.01", "trainer.weight_decay: must be a finite number >= 0, got -0.01"),
+    ("trainer.checkpoint_every=0", "trainer.checkpoint_every: must be at least 1 (null: only when interrupted), got 0"),
+    ("trainer.eval_every=0", "trainer.eval_every: must be at least 1, got 0"),
+    ("trainer.log_every=0", "trainer.log_every: must be at least 1, got 0"),
+    ("trainer.accumulation_steps=0", "trainer.accumulation_steps: must be at least 1, got 0"),
+    ("trainer.max_nonfinite_steps=0", "trainer.max_nonfinite_steps: must be at least 1, got 0"),
+    ("trainer.max_steps=-5", "trainer.max_steps: must be at least 1, got -5"),
+    ("end_task.eval_batch_size=0", "end_task.eval_batch_size: must be at least 1, got 0"),
+    ('trainer.finetune={"max_steps": 0}', "trainer.finetune.max_steps: must be at least 1, got 0"),
+    ('trainer.finetune={"body_lr": -1}', "trainer.finetune.body_lr: must be a finite number above 0, got -1.0"),
+    ('trainer.finetune={"patience": 0}', "trainer.finetune.patience: must be at least 1 (null: never stop early), got 0"),
+]
+SIZES_AND_SEEDS = [  # a numpy, ZeroDivision or Overflow traceback before the ranges were declared
+    ("body.num_heads=0", "body.num_heads: must be at least 1, got 0"),
+    ("body.hidden_size=0", "body.hidden_size: must be at least 1, got 0"),
+    ("body.vocab_size=-5", "body.vocab_size: must be at least 1, got -5"),
+    ("body.num_layers=0", "body.num_layers: must be at least 1, got 0"),
+    ("seed=-1", "seed: must be between 0 and 4294967295, got -1"),
+    ("seed=99999999999999999999", "seed: must be between 0 and 4294967295, got 99999999999999999999"),
+]
+# Checked by constructors before they were declared, so validate could not see them.
+DECLARED_IN_CONSTRUCTORS_BEFORE = [
+    ("body.max_length=4", "body.max_length: must be at least 8, got 4"),
+    ("end_task.head.dropout=1.5", "end_task.head.dropout: must be in [0, 1), got 1.5"),
+    ("body.dropout=1", "body.dropout: must be in [0, 1), got 1.0"),
+    ("body.num_heads=3", "body.num_heads: must divide hidden_size (32), got 3"),
+    ("body.tokenizer_corpora=[]", "body.tokenizer_corpora: must be a non-empty list, got []"),
+    ('aux_tasks.0.reader={"type": "text_lines", "fraction": 0}', "aux_tasks[0].reader.fraction: must be in (0, 1], got 0.0"),
+    ('end_task.reader={"type": "csv", "delimiter": ";;"}', "end_task.reader.delimiter: must be one character, got ';;'"),
+    ("trainer.max_epochs=0", "trainer.max_epochs: must be a finite number above 0, got 0.0"),
+    ('weighter={"type": "uncertainty", "lr": -1}', "weighter.lr: must be a finite number above 0, got -1.0"),
+]
+RANGES = OUT_OF_RANGE + SIZES_AND_SEEDS + DECLARED_IN_CONSTRUCTORS_BEFORE
+
+
+@pytest.mark.parametrize("override, message", RANGES, ids=[o.split("=")[0] + "=" + o.split("=", 1)[1][:12] for o, _ in RANGES])
+def test_every_declared_range_is_reported_at_its_dotted_path(tiny, override: str, message: str) -> None:
+    from tartan_fw.common.config import apply_dotted, parse_assignment, parse_value
+    from tartan_fw.experiment import Experiment
+
+    config = tiny()
+    key, value = parse_assignment(override, "-o")
+    apply_dotted(config, key, parse_value(value))
+    assert validate(Experiment, config) == [message]
+
+
+def test_pretrain_inherits_the_tartan_trainers_ranges_and_refuses_what_it_fixes(tiny) -> None:
+    from tartan_fw.experiment import Experiment
+
+    config = {**tiny(), "trainer": {"type": "pretrain", "lr": -1e-4, "max_steps": 0, "eval_every": 5}}
+    assert sorted(validate(Experiment, config)) == [
+        "trainer.eval_every: unknown parameter for trainer 'pretrain' (did you mean 'log_every'? accepted: "
+        "accumulation_steps, callbacks, "
+        "checkpoint_every, compile, head_warmup_lr, head_warmup_steps, log_every, lr, max_grad_norm, "
+        "max_nonfinite_steps, max_steps, precision, warmup_fraction, weight_decay)",
+        "trainer.lr: must be a finite number above 0, got -0.0001",
+        "trainer.max_steps: must be at least 1, got 0",
     ]

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import tiny_config, write_tiny_task
+from conftest import tiny_config, without_wall_time, write_tiny_task
 from safetensors.torch import load_file
 
 from tartan_fw.cli.main import cli
@@ -66,14 +66,6 @@ def resume_in_a_new_second(arguments: list[str]) -> Any:
     """
     time.sleep(1.0 - time.time() % 1.0 + 0.01)
     return CliRunner().invoke(cli, arguments)
-
-
-def without_wall_time(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: without_wall_time(v) for k, v in value.items() if k != "wall_time_s"}
-    if isinstance(value, list):
-        return [without_wall_time(v) for v in value]
-    return value
 
 
 def scalars(directory: Path) -> dict[str, list[tuple[int, float]]]:

@@ -9,10 +9,10 @@ import torch
 from click.testing import CliRunner
 
 from tartan_fw.cli.main import cli
-from tartan_fw.plugins import load_plugins
 
-REPO = Path(__file__).resolve().parents[1]
-load_plugins(plugin_folder=REPO / "plugins")
+from conftest import REPO, load_shipped_plugins
+
+load_shipped_plugins()
 
 from plugins.electra.head import TokenDiscriminatorHead  # noqa: E402
 from plugins.electra.task import replace_tokens  # noqa: E402

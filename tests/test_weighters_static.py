@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from tartan_fw.common.from_config import build
+from tartan_fw.common.from_config import build, validate
 from tartan_fw.errors import ConfigurationError
 from tartan_fw.weighters import FixedWeighter, TaskGradient, UniformWeighter, Weighter, WeighterContext
 
@@ -70,10 +70,13 @@ def test_fixed_names_missing_and_unknown_tasks(weights: dict, missing: str, unkn
     assert f"missing: {missing}" in message and f"unknown: {unknown}" in message
 
 
-@pytest.mark.parametrize("weights", [{"citation_intent": -1, "tapt": 2}, {"citation_intent": 0, "tapt": 0}, {}])
-def test_fixed_rejects_negative_or_all_zero_weights(weights: dict) -> None:
-    with pytest.raises(ConfigurationError, match=r"^weighter: weights must be non-negative and not all zero"):
-        build(Weighter, {"type": "fixed", "weights": weights}, "weighter")
+@pytest.mark.parametrize("weights, problem", [
+    ({"citation_intent": -1, "tapt": 2}, "weighter.weights.citation_intent: must be a finite number >= 0, got -1.0"),
+    ({"citation_intent": 0, "tapt": 0}, "weighter.weights: must be not all zero, got {'citation_intent': 0.0, 'tapt': 0.0}"),
+    ({}, "weighter.weights: must be not all zero, got {}"),
+])
+def test_fixed_rejects_negative_or_all_zero_weights_before_building(weights: dict, problem: str) -> None:
+    assert validate(Weighter, {"type": "fixed", "weights": weights}, "weighter") == [problem]
 
 
 def test_fixed_requires_weights() -> None:

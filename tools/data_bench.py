@@ -93,7 +93,7 @@ def measure(work: Path, corpus: str, threads: int) -> dict:
     body = ScratchBody(data_root=root, tokenizer_corpora=["tokenizer.txt"], vocab_size=8000, hidden_size=128,
                        num_layers=2, num_heads=2, intermediate_size=512, max_length=128)
     start, cpu = time.perf_counter(), _cpu()
-    task = MaskedLMTask(body, root, 0, "dapt", corpus, batch_size=16)
+    task = MaskedLMTask(body, root, 0, name="dapt", corpus=corpus, batch_size=16)
     setup_wall, setup_cpu = time.perf_counter() - start, _cpu() - cpu
     batch = task.next_batch()
     task.loss(body, batch).total.backward()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Any, List, Mapping, Optional
 
 import torch
 from torch import nn
 
+from tartan_fw.common.constraints import PositiveInt
 from tartan_fw.data.root import DataRoot
 from tartan_fw.models.bodies import Body
+
+DEFAULT_CHANNELS = [32, 64, 128]
 
 
 @Body.register("cifar_cnn")
@@ -26,11 +29,9 @@ class SmallCnnBody(Body):
         groups: GroupNorm groups per layer (must divide every width).
     """
 
-    def __init__(self, data_root: DataRoot, channels: Optional[List[int]] = None, groups: int = 8) -> None:
+    def __init__(self, data_root: DataRoot, channels: Optional[List[PositiveInt]] = None, groups: PositiveInt = 8) -> None:
         super().__init__()
-        widths = channels or [32, 64, 128]
-        if len(widths) != 3 or any(w < 1 or w % groups for w in widths):
-            raise ValueError(f"channels must be three widths divisible by groups={groups}, got {widths}")
+        widths = channels or DEFAULT_CHANNELS
         layers: list[nn.Module] = []
         previous = 3
         for width in widths:
@@ -40,6 +41,13 @@ class SmallCnnBody(Body):
             layers.append(nn.MaxPool2d(2))
         self.features = nn.Sequential(*layers)
         self.width = widths[-1]
+
+    @classmethod
+    def argument_problems(cls, arguments: Mapping[str, Any]) -> dict[str, str]:
+        widths, groups = arguments["channels"] or DEFAULT_CHANNELS, arguments["groups"]
+        if len(widths) != 3 or any(w % groups for w in widths):
+            return {"channels": f"must be three widths divisible by groups={groups}, got {widths}"}
+        return {}
 
     @property
     def hidden_size(self) -> int:

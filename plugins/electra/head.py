@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from tartan_fw.common.constraints import DropoutRate
 from tartan_fw.models.bodies import Body
 from tartan_fw.models.heads import Head
 
@@ -17,10 +18,8 @@ class TokenDiscriminatorHead(Head):
         dropout: applied to the hidden states before the dense layer.
     """
 
-    def __init__(self, body: Body, dropout: float = 0.1) -> None:
+    def __init__(self, body: Body, dropout: DropoutRate = 0.1) -> None:
         super().__init__()
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.dropout = nn.Dropout(dropout)
         self.dense = nn.Linear(body.hidden_size, body.hidden_size)
         self.output = nn.Linear(body.hidden_size, 1)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 from torch import nn
 
-from tartan_fw.common.constraints import PositiveInt, Probability
+from tartan_fw.common.constraints import Probability
 from tartan_fw.common.from_config import Lazy
 from tartan_fw.data.batching import Batch
-from tartan_fw.data.readers import DatasetReader
 from tartan_fw.data.root import DataRoot
 from tartan_fw.errors import DataError
 from tartan_fw.models.bodies import Body, text_body
@@ -48,9 +47,6 @@ class ReplacedTokenTask(CorpusTask):
     (original or replaced), so the task gives a signal at every position, unlike masked-LM's 15%.
 
     Args:
-        name: the task's name in logs and weight trajectories.
-        corpus: the text file, relative to the data root.
-        reader: how the corpus is read; ``max_examples`` or ``fraction`` subsample it.
         head: the per-token discriminator head (default ``token_discriminator``).
         batch_size: texts per step.
         replace_probability: fraction of real tokens replaced.
@@ -61,17 +57,14 @@ class ReplacedTokenTask(CorpusTask):
         body: Body,
         data_root: DataRoot,
         seed: int,
-        name: str,
-        corpus: str,
-        reader: Optional[DatasetReader] = None,
         head: Optional[Lazy[Head]] = None,
-        batch_size: PositiveInt = 16,
         replace_probability: Probability = 0.15,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(name, corpus, reader, batch_size)
-        self.head_config = head or Lazy(TokenDiscriminatorHead, {}, f"aux_tasks.{name}.head")
+        super().__init__(**kwargs)
+        self.head_config = head or Lazy(TokenDiscriminatorHead, {}, f"aux_tasks.{self.name}.head")
         self.replace_probability = replace_probability
-        text = text_body(body, f"aux_tasks.{name}")
+        text = text_body(body, f"aux_tasks.{self.name}")
         origin = self.read_corpus(text, data_root)
         tokenizer = text.tokenizer
         self.special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)))

@@ -91,22 +91,28 @@ def _print_result(directory: Path, metrics: "RunMetrics", quiet: bool) -> None:
 
 @cli.command()
 @config_options
-@click.option("--config-only", is_flag=True, help="Check the config alone, not that its data files exist.")
+@click.option("--config-only", is_flag=True,
+              help="Check the config's keys, types and ranges alone: not its data files, nor what needs the "
+                   "components' resolved values (unique task names, a weight per task).")
 @click.pass_obj
 @fail_cleanly
 def validate(obj: dict, config_file: str, ext_var: tuple, override: tuple, overrides: str | None,
              config_only: bool) -> None:
-    """Check a config against the registry, and that every data file it needs exists or can be derived
-    (train.txt from train.jsonl) or fetched, without loading models or data."""
+    """Check a config against the registry and the declared ranges, then the checks that need the components'
+    resolved values, and that every data file it needs exists or can be derived (train.txt from train.jsonl)
+    or fetched, without loading models or data."""
     from tartan_fw.errors import ConfigurationError
     from tartan_fw.pipeline import data_problems, validate_config
 
     config, _ = config_from_cli(config_file, ext_var, override, overrides, obj["include"])
-    problems = validate_config(config)
+    problems, cause = validate_config(config), None
     if not problems and not config_only:
-        problems = data_problems(config)
+        try:
+            problems = data_problems(config)
+        except ConfigurationError as err:  # a check that needs the components' resolved values
+            problems, cause = err.problems, err
     if problems:
-        raise ConfigurationError([f"{config_file}: {p}" for p in problems])
+        raise ConfigurationError([f"{config_file}: {p}" for p in problems]) from cause
     click.echo(f"{config_file}: ok")
 
 

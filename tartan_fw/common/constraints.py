@@ -37,6 +37,12 @@ NonNegativeInt = Annotated[int, at_least(0)]
 PositiveFloat = Annotated[float, positive()]
 NonNegativeFloat = Annotated[float, Constraint(lambda value: math.isfinite(value) and value >= 0, "a finite number >= 0")]
 WarmupFraction = Annotated[float, Constraint(lambda value: 0 <= value < 1, "in [0, 1)")]
+# A text body's token budget: a sentence pair's three special tokens leave a few words of each.
+MaxLength = Annotated[int, at_least(8)]
+DropoutRate = Annotated[float, Constraint(lambda value: 0 <= value < 1, "in [0, 1)")]
+PositiveFraction = Annotated[float, Constraint(lambda value: 0 < value <= 1, "in (0, 1]")]
+Character = Annotated[str, Constraint(lambda value: len(value) == 1, "one character")]
+NonEmpty = Constraint(lambda value: len(value) > 0, "a non-empty list")
 Probability = Annotated[float, Constraint(lambda value: 0 < value < 1, "in (0, 1)")]
 MAX_SEED = 2**32 - 1  # numpy's seeds are 32-bit; the seeds derived from it (seed * 1_000_003 + step) fit torch's 64
 Seed = Annotated[int, Constraint(lambda value: 0 <= value <= MAX_SEED, f"between 0 and {MAX_SEED}")]

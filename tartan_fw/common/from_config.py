@@ -3,6 +3,11 @@
 Only a small subset of annotations is understood (primitives, registrable and plain classes,
 ``list``/``dict``/``Optional``/``Union``/``Literal`` of those, :class:`Lazy`, and ``Annotated``
 with a :class:`~tartan_fw.common.constraints.Constraint`), which keeps the rules predictable. Every problem in the whole tree is collected before anything fails.
+
+Value ranges are declared in the annotations and relations between parameters in the class's
+``argument_problems``, so ``validate`` finds both without building anything; a constructor raises
+only for what needs the built objects. A constructor's ``**kwargs`` stands for its base class's
+parameters (as in AllenNLP's ``from_params``), less those it passes itself (``fixed_parameters``).
 """
 
 from __future__ import annotations
@@ -22,6 +27,23 @@ T = TypeVar("T")
 _MISSING = object()
 
 
+class Problems(list):
+    """Config problems (strings), and the exceptions behind those a constructor raised: the error that
+    reports them is chained to the first, so ``--debug`` shows where it came from."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.causes: list[BaseException] = []
+
+    def adopt(self, other: "Problems") -> None:
+        self.extend(other)
+        self.causes.extend(other.causes)
+
+    def fail(self) -> None:
+        if self:
+            raise ConfigurationError(list(self)) from (self.causes[0] if self.causes else None)
+
+
 class Injected:
     """Placeholder for a runtime dependency while a config is only being validated."""
 
@@ -39,10 +61,9 @@ class Lazy(Generic[T]):
         self.path = path
 
     def construct(self, **injected: Any) -> T:
-        errors: list[str] = []
+        errors = Problems()
         built = _construct_class(self.cls, self.config, self.path, errors, injected, build=True)
-        if errors:
-            raise ConfigurationError(errors)
+        errors.fail()
         return built
 
     def arguments(self) -> dict[str, Any]:
@@ -52,13 +73,11 @@ class Lazy(Generic[T]):
         stay lazy. For owners that need a setting before the dependencies exist: a task's name, or
         the files ``validate`` checks.
         """
-        errors: list[str] = []
+        errors = Problems()
         injected = {name: Injected() for name in getattr(self.cls, "injected_parameters", ())}
         kwargs = _arguments(self.cls, self.config, self.path, errors, injected, build=True)
-        if errors:
-            raise ConfigurationError(errors)
-        defaults = {name: default for name, _, default in constructor_parameters(self.cls) if default is not _MISSING}
-        return {name: value for name, value in {**defaults, **kwargs}.items() if name not in injected}
+        errors.fail()
+        return {name: value for name, value in _with_defaults(self.cls, kwargs).items() if name not in injected}
 
     def __repr__(self) -> str:
         return f"Lazy({self.cls.__name__}, {self.config!r})"
@@ -66,18 +85,17 @@ class Lazy(Generic[T]):
 
 def build(cls: type[T], config: dict[str, Any], path: str = "") -> T:
     """Construct ``cls`` from ``config``; raise one ConfigurationError listing every problem."""
-    errors: list[str] = []
+    errors = Problems()
     built = _resolve(cls, config, path, errors, build=True)
-    if errors:
-        raise ConfigurationError(errors)
+    errors.fail()
     return built
 
 
 def validate(cls: type, config: dict[str, Any], path: str = "") -> list[str]:
     """Every problem ``build`` would report, found without constructing anything."""
-    errors: list[str] = []
+    errors = Problems()
     _resolve(cls, config, path, errors, build=False)
-    return errors
+    return list(errors)
 
 
 def _join(path: str, key: str | int) -> str:
@@ -98,7 +116,7 @@ def _type_name(annotation: Any) -> str:
     return str(annotation).replace("typing.", "")
 
 
-def _resolve(annotation: Any, value: Any, path: str, errors: list[str], build: bool) -> Any:
+def _resolve(annotation: Any, value: Any, path: str, errors: Problems, build: bool) -> Any:
     origin = get_origin(annotation)
     args = get_args(annotation)
     if annotation is Any or annotation is inspect.Parameter.empty:
@@ -136,7 +154,7 @@ def _resolve(annotation: Any, value: Any, path: str, errors: list[str], build: b
     raise TypeError(f"{_where(path)}: unsupported annotation {annotation!r}")
 
 
-def _check_primitive(kind: type, value: Any, path: str, errors: list[str]) -> Any:
+def _check_primitive(kind: type, value: Any, path: str, errors: Problems) -> Any:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
@@ -145,7 +163,7 @@ def _check_primitive(kind: type, value: Any, path: str, errors: list[str]) -> An
     return value
 
 
-def _resolve_constrained(args: tuple, value: Any, path: str, errors: list[str], build: bool) -> Any:
+def _resolve_constrained(args: tuple, value: Any, path: str, errors: Problems, build: bool) -> Any:
     """The inner type first; the constraints only on a value of that type."""
     before = len(errors)
     resolved = _resolve(args[0], value, path, errors, build)
@@ -158,22 +176,22 @@ def _resolve_constrained(args: tuple, value: Any, path: str, errors: list[str], 
     return resolved
 
 
-def _resolve_union(args: tuple, value: Any, path: str, errors: list[str], build: bool) -> Any:
+def _resolve_union(args: tuple, value: Any, path: str, errors: Problems, build: bool) -> Any:
     if value is None:
         if type(None) in args:
             return None
         errors.append(f"{_where(path)}: null is not allowed here")
         return None
     candidates = [a for a in args if a is not type(None)]
-    attempts: list[list[str]] = []
+    attempts: list[Problems] = []
     for candidate in candidates:
-        trial: list[str] = []
+        trial = Problems()
         resolved = _resolve(candidate, value, path, trial, build)
         if not trial:
             return resolved
         attempts.append(trial)
     if len(candidates) == 1:
-        errors.extend(attempts[0])
+        errors.adopt(attempts[0])
     else:
         names = " or ".join(_type_name(c) for c in candidates)
         errors.append(f"{_where(path)}: expected {names}, got {type(value).__name__} {value!r}")
@@ -181,7 +199,7 @@ def _resolve_union(args: tuple, value: Any, path: str, errors: list[str], build:
 
 
 def _resolve_component(
-    base: type, value: Any, path: str, errors: list[str], build: bool, lazy: bool
+    base: type, value: Any, path: str, errors: Problems, build: bool, lazy: bool
 ) -> Any:
     if not isinstance(value, dict):
         errors.append(f"{_where(path)}: expected an object with the parameters of {base.__name__}, got {value!r}")
@@ -215,40 +233,80 @@ def _resolve_component(
 
 
 def constructor_parameters(cls: type) -> list[tuple[str, Any, Any]]:
-    """(name, annotation, default) for each constructor parameter; the config reference."""
-    init = cls.__init__
-    if init is object.__init__:
-        return []
-    signature = inspect.signature(init)
-    hints = typing.get_type_hints(init, include_extras=True)
-    params = []
-    for name, param in list(signature.parameters.items())[1:]:
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            raise TypeError(f"{cls.__qualname__}: components may not take *args or **kwargs")
-        default = _MISSING if param.default is inspect.Parameter.empty else param.default
-        params.append((name, hints.get(name, Any), default))
-    return params
+    """(name, annotation, default) for each constructor parameter; the config reference.
+
+    A constructor's ``**kwargs`` stands for the next base class's parameters (the constructor hands
+    them on with ``super().__init__(**kwargs)``), less the ones it fills itself, which it names in
+    ``fixed_parameters``. A class's own parameters come first, then its base's (as in AllenNLP).
+    """
+    params: dict[str, tuple[str, Any, Any]] = {}
+    excluded: set[str] = set(getattr(cls, "fixed_parameters", ()))
+    inherits = False
+    for klass in (k for k in cls.__mro__ if "__init__" in k.__dict__):
+        if klass is object:
+            if inherits:
+                raise TypeError(f"{cls.__qualname__}: **kwargs, yet no base class declares the parameters it stands for")
+            break
+        init = klass.__dict__["__init__"]
+        hints = typing.get_type_hints(init, include_extras=True)
+        inherits = False
+        for name, param in list(inspect.signature(init).parameters.items())[1:]:
+            if param.kind is param.VAR_POSITIONAL:
+                raise TypeError(f"{cls.__qualname__}: components may not take *args")
+            if param.kind is param.VAR_KEYWORD:
+                inherits = True
+            elif name not in params and name not in excluded:
+                default = _MISSING if param.default is inspect.Parameter.empty else param.default
+                params[name] = (name, hints.get(name, Any), default)
+        if not inherits:
+            break
+    return list(params.values())
+
+
+def _with_defaults(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
+    defaults = {name: default for name, _, default in constructor_parameters(cls) if default is not _MISSING}
+    return {**defaults, **kwargs}
 
 
 def _construct_class(
-    cls: type, config: dict[str, Any], path: str, errors: list[str], injected: dict[str, Any], build: bool
+    cls: type, config: dict[str, Any], path: str, errors: Problems, injected: dict[str, Any], build: bool
 ) -> Any:
     before = len(errors)
     kwargs = _arguments(cls, config, path, errors, injected, build)
+    if len(errors) == before:
+        relations = getattr(cls, "argument_problems", None)
+        for name, problem in (relations(_with_defaults(cls, kwargs)) if relations else {}).items():
+            errors.append(f"{_join(path, name)}: {problem}")
     if not build or len(errors) > before:
         return None
     try:
         return cls(**kwargs)
     except ConfigurationError as err:  # its problems already name their config paths
         errors.extend(err.problems)
+        errors.causes.append(err)
         return None
-    except ValueError as err:  # a constructor's check of its values
-        errors.append(f"{_where(path)}: {err}")
+    except ValueError as err:  # a check that needed the built objects, or a library refusing a value
+        errors.append(f"{_where(path)}: {err}" if _raised_by_constructor(cls, err) else
+                      f"{_where(path)}: building {_display_name(cls)} failed: {type(err).__name__}: {err} "
+                      f"(--debug shows where)")
+        errors.causes.append(err)
         return None
+
+
+def _raised_by_constructor(cls: type, err: BaseException) -> bool:
+    """Whether ``err`` was raised by the constructor of ``cls`` or of a base class itself: its own check,
+    whose message is written for the config's author, rather than one from deeper down (a builtin the
+    constructor calls directly counts as its own: it leaves no frame)."""
+    traceback = err.__traceback__
+    while traceback and traceback.tb_next:
+        traceback = traceback.tb_next
+    constructors = {klass.__dict__["__init__"].__code__ for klass in cls.__mro__
+                    if "__init__" in klass.__dict__ and hasattr(klass.__dict__["__init__"], "__code__")}
+    return traceback is not None and traceback.tb_frame.f_code in constructors
 
 
 def _arguments(
-    cls: type, config: dict[str, Any], path: str, errors: list[str], injected: dict[str, Any], build: bool
+    cls: type, config: dict[str, Any], path: str, errors: Problems, injected: dict[str, Any], build: bool
 ) -> dict[str, Any]:
     """The keyword arguments ``config`` gives ``cls``'s constructor, the injected ones included and the
     defaulted ones left out; every problem goes into ``errors``."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections import defaultdict
-from typing import Callable, ClassVar, TypeVar
+from typing import Any, Callable, ClassVar, Mapping, TypeVar
 
 from tartan_fw.errors import TartanError
 
@@ -42,6 +42,13 @@ class Registrable:
         return add
 
     @classmethod
+    def argument_problems(cls, arguments: Mapping[str, Any]) -> dict[str, str]:
+        """What breaks a relation between config values (``hidden_size`` not divisible by ``num_heads``),
+        by parameter name; a single value's range is an annotation instead. The builder asks, every default
+        filled in, before it builds and in ``validate``, so a constructor need not check it."""
+        return {}
+
+    @classmethod
     def by_name(cls, name: str) -> type:
         registry = _REGISTRY[cls]
         if name not in registry:
@@ -69,7 +76,8 @@ def unknown_name_message(base: type[Registrable], name: str) -> str:
     plugins = ", ".join(loaded_plugins()) or "none"
     return (
         f"unknown {base.family} '{name}' ({hint}registered: {', '.join(available) or 'none'}; "
-        f"plugins loaded: {plugins})"
+        f"plugins loaded: {plugins}; a plugin is loaded only when named in the experiment's include or by "
+        f"--include-package)"
     )
 
 

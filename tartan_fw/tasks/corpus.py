@@ -6,6 +6,7 @@ from typing import Any, Mapping, Optional
 
 import torch
 
+from tartan_fw.common.constraints import PositiveInt
 from tartan_fw.data.batching import Batch, pad
 from tartan_fw.data.readers import DatasetReader, Examples, Source, TextLinesReader
 from tartan_fw.data.root import DataRoot
@@ -17,21 +18,26 @@ from tartan_fw.tasks.base import AuxTask
 class CorpusTask(AuxTask):
     """An auxiliary task on a corpus file: the file, how it is read, and its tokenised texts.
 
-    The registry reads a component's parameters from its own ``__init__``, so each subclass still
-    declares the injected ``body``, ``data_root`` and ``seed`` and its ``name``, ``corpus``,
-    ``reader`` and ``batch_size`` (with their defaults and docs) and hands the config values on;
-    this base does what they share. A subclass's constructor then calls :meth:`read_corpus`, or
-    :meth:`read_examples` if it builds its texts from the examples itself. A subclass with another
-    reader than one text per line overrides :meth:`default_reader`.
+    A subclass's constructor takes the injected ``body``, ``data_root`` and ``seed`` and its own
+    parameters, hands the rest on through ``**kwargs`` (the config builder reads this base's
+    parameters for them), then calls :meth:`read_corpus`, or :meth:`read_examples` if it builds its
+    texts from the examples itself. A subclass with another reader than one text per line
+    overrides :meth:`default_reader`.
+
+    Args:
+        name: the task's name in logs and weight trajectories.
+        corpus: the text file, relative to the data root.
+        reader: how the corpus is read; ``max_examples`` or ``fraction`` subsample it.
+        batch_size: examples per step.
     """
 
     texts: TokenizedTexts
     pad_id: int
 
     def __init__(
-        self, name: str, corpus: str, reader: Optional[DatasetReader], batch_size: int, bucket_batches: int = 0
+        self, name: str, corpus: str, reader: Optional[DatasetReader] = None, batch_size: PositiveInt = 16
     ) -> None:
-        super().__init__(name, batch_size, bucket_batches)
+        super().__init__(name, batch_size)
         self.corpus = corpus
         self.reader = reader or self.default_reader()
 

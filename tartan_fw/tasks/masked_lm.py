@@ -5,10 +5,9 @@ from typing import Any, Callable, Optional
 import torch
 from torch import nn
 
-from tartan_fw.common.constraints import NonNegativeInt, PositiveInt, Probability
+from tartan_fw.common.constraints import NonNegativeInt, Probability
 from tartan_fw.data.batching import Batch, to_device
 from tartan_fw.data.masking import mask_tokens
-from tartan_fw.data.readers import DatasetReader
 from tartan_fw.data.root import DataRoot
 from tartan_fw.models.bodies import Body, text_body
 from tartan_fw.models.heads import MaskedLMHead
@@ -22,8 +21,6 @@ class MaskedLMTask(CorpusTask):
 
     Args:
         name: the task's name in logs and weight trajectories (``tapt``, ``dapt``, ...).
-        corpus: the text file, relative to the data root.
-        reader: how the corpus is read; set ``max_examples`` or ``fraction`` to vary its size.
         batch_size: texts per step.
         mask_probability: fraction of real tokens chosen for prediction.
         bucket_batches: length bucketing, for speed: texts are drawn this many batches at a time
@@ -35,16 +32,14 @@ class MaskedLMTask(CorpusTask):
         body: Body,
         data_root: DataRoot,
         seed: int,
-        name: str,
-        corpus: str,
-        reader: Optional[DatasetReader] = None,
-        batch_size: PositiveInt = 16,
         mask_probability: Probability = 0.15,
         bucket_batches: NonNegativeInt = 0,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(name, corpus, reader, batch_size, bucket_batches)
+        super().__init__(**kwargs)
+        self.bucket_batches = bucket_batches
         self.mask_probability = mask_probability
-        text = text_body(body, f"aux_tasks.{name}")
+        text = text_body(body, f"aux_tasks.{self.name}")
         self.read_corpus(text, data_root)
         tokenizer = text.tokenizer
         self.mask_id = tokenizer.mask_token_id

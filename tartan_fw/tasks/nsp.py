@@ -9,13 +9,11 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 
-from tartan_fw.common.constraints import PositiveInt
 from tartan_fw.common.from_config import Lazy
-from tartan_fw.data.readers import DatasetReader
 from tartan_fw.data.root import DataRoot
 from tartan_fw.data.tokenization import TokenizedTexts
 from tartan_fw.errors import DataError
@@ -92,10 +90,8 @@ class NextSentenceTask(LabelledTextsTask):
     longest-first to the body's ``max_length``; the head reads the first token.
 
     Args:
-        name: the task's name in logs and weight trajectories.
         corpus: the text file, relative to the data root (one with documents separated by blank
             lines, such as ``chemprot/domain.1xTAPT.txt``, gives the most meaningful pairs).
-        reader: how the corpus is read; ``max_examples`` or ``fraction`` subsample its lines.
         head: the 2-way classification head (default: the paper's MLP on the first token).
         batch_size: pairs per step.
         split_sentences: split lines into sentences (else each line is one sentence).
@@ -106,17 +102,14 @@ class NextSentenceTask(LabelledTextsTask):
         body: Body,
         data_root: DataRoot,
         seed: int,
-        name: str,
-        corpus: str,
-        reader: Optional[DatasetReader] = None,
         head: Optional[Lazy[Head]] = None,
-        batch_size: PositiveInt = 16,
         split_sentences: bool = True,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(name, corpus, reader, batch_size)
-        self.head_config = head or Lazy(ClassificationHead, {}, f"aux_tasks.{name}.head")
+        super().__init__(**kwargs)
+        self.head_config = head or Lazy(ClassificationHead, {}, f"aux_tasks.{self.name}.head")
         self.split_sentences = split_sentences
-        text = text_body(body, f"aux_tasks.{name}")
+        text = text_body(body, f"aux_tasks.{self.name}")
         examples = self.read_examples(data_root)
         grouped = documents(examples.dataset["text"], examples.dataset["line"], self.split_sentences)
         if sum(len(d) for d in grouped) < 3 or all(len(d) < 2 for d in grouped):

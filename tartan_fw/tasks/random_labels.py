@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import torch
 
-from tartan_fw.common.constraints import PositiveInt, at_least
+from tartan_fw.common.constraints import at_least
 from tartan_fw.common.from_config import Lazy
-from tartan_fw.data.readers import DatasetReader
 from tartan_fw.data.root import DataRoot
 from tartan_fw.models.bodies import Body, text_body
 from tartan_fw.models.heads import ClassificationHead, Head
@@ -23,7 +22,6 @@ class RandomLabelsTask(LabelledTextsTask):
     under fixed weights (MT-TARTAN), and whether learned weights (META-TARTAN) turn it down.
 
     Args:
-        name: the task's name in logs and weight trajectories.
         corpus: the texts, relative to the data root (e.g. the end-task's ``train.txt``).
         num_labels: how many random classes.
         reader: how the file is read (default one text per line; ``jsonl_classification`` reads
@@ -37,17 +35,14 @@ class RandomLabelsTask(LabelledTextsTask):
         body: Body,
         data_root: DataRoot,
         seed: int,
-        name: str,
-        corpus: str,
         num_labels: Annotated[int, at_least(2)] = 2,
-        reader: Optional[DatasetReader] = None,
         head: Optional[Lazy[Head]] = None,
-        batch_size: PositiveInt = 16,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(name, corpus, reader, batch_size)
+        super().__init__(**kwargs)
         self.num_labels = num_labels
-        self.head_config = head or Lazy(ClassificationHead, {}, f"aux_tasks.{name}.head")
-        self.read_corpus(text_body(body, f"aux_tasks.{name}"), data_root)
+        self.head_config = head or Lazy(ClassificationHead, {}, f"aux_tasks.{self.name}.head")
+        self.read_corpus(text_body(body, f"aux_tasks.{self.name}"), data_root)
         labels = torch.Generator().manual_seed(self.task_seed(seed))
         self.targets = torch.randint(self.num_labels, (len(self.texts),), generator=labels)
         self.head = self.head_config.construct(body=body, num_labels=self.num_labels)

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import List, Optional
+from typing import Any, ClassVar, Optional
 
-from tartan_fw.common.constraints import NonNegativeFloat, PositiveFloat, PositiveInt, WarmupFraction
-from tartan_fw.common.from_config import Lazy
+from tartan_fw.common.constraints import PositiveFloat
 from tartan_fw.errors import ConfigurationError
 from tartan_fw.models.heads import MaskedLMHead
 from tartan_fw.training.body_weights import save_body
-from tartan_fw.training.callbacks import Callback
-from tartan_fw.training.precision import Precision
 from tartan_fw.training.results import RunMetrics
 from tartan_fw.training.stage import Stage
 from tartan_fw.training.head_warmup import HeadCheck, check_heads, head_report
-from tartan_fw.training.trainer import CheckpointEvery, GradNorm, Run, TartanTrainer, Trainer, warmed_losses
+from tartan_fw.training.trainer import Run, TartanTrainer, Trainer, warmed_losses
 
 
 @Trainer.register("pretrain")
@@ -28,38 +25,19 @@ class PretrainTrainer(TartanTrainer):
     (DAPT then TAPT) continues with it. A pipeline's next stage starts from that file. The loop is
     the ``tartan`` trainer's, so an interrupted stage resumes from its checkpoint like any run.
 
+    Its other parameters are the ``tartan`` trainer's, less those of evaluation and of the
+    end-task (``body_lr``, ``head_lr``, ``max_epochs``, ``eval_every``, ``patience``, ``finetune``).
+
     Args:
         max_steps: optimisation steps.
         lr: peak learning rate of the body and the masked-LM heads (linear warmup, then decay).
-        weight_decay, warmup_fraction, max_grad_norm, accumulation_steps, log_every: as in ``tartan``.
-        checkpoint_every, max_nonfinite_steps, compile, head_warmup_steps, head_warmup_lr: as in ``tartan``.
-        precision, callbacks: as in ``tartan``.
     """
 
-    def __init__(
-        self,
-        max_steps: PositiveInt = 1000,
-        lr: PositiveFloat = 1e-4,
-        weight_decay: NonNegativeFloat = 0.01,
-        warmup_fraction: WarmupFraction = 0.06,
-        max_grad_norm: Optional[GradNorm] = 1.0,
-        accumulation_steps: PositiveInt = 1,
-        log_every: PositiveInt = 10,
-        checkpoint_every: Optional[CheckpointEvery] = 500,
-        max_nonfinite_steps: PositiveInt = 5,
-        compile: bool = False,
-        head_warmup_steps: Optional[PositiveInt] = 200,
-        head_warmup_lr: PositiveFloat = 1e-3,
-        precision: Precision = "auto",
-        callbacks: Optional[List[Lazy[Callback]]] = None,
-    ) -> None:
-        super().__init__(
-            max_steps=max_steps, body_lr=lr, head_lr=lr, weight_decay=weight_decay, warmup_fraction=warmup_fraction,
-            max_grad_norm=max_grad_norm, accumulation_steps=accumulation_steps, log_every=log_every,
-            checkpoint_every=checkpoint_every, max_nonfinite_steps=max_nonfinite_steps, compile=compile,
-            head_warmup_steps=head_warmup_steps, head_warmup_lr=head_warmup_lr, precision=precision,
-            callbacks=callbacks,
-        )
+    fixed_parameters: ClassVar[tuple[str, ...]] = ("body_lr", "head_lr", "max_epochs", "eval_every", "patience",
+                                                   "finetune")
+
+    def __init__(self, lr: PositiveFloat = 1e-4, **kwargs: Any) -> None:
+        super().__init__(body_lr=lr, head_lr=lr, **kwargs)
         self.schedule = dataclasses.replace(self.schedule, eval_every=None, patience=None)
 
     def stages(self, run: Run, checks: Optional[list[HeadCheck]] = None) -> list[Stage]:

@@ -37,11 +37,6 @@ class Schedule:
         return dataclasses.replace(self, max_steps=steps)
 
 
-def check_epochs(max_epochs: Optional[float]) -> None:
-    if max_epochs is not None and max_epochs <= 0:
-        raise ValueError(f"max_epochs must be positive, got {max_epochs}")
-
-
 @dataclass
 class Stage:
     """A stage of a run: its tasks (the end-task first, when trained), their weighter and schedule."""

@@ -35,7 +35,7 @@ from tartan_fw.training.logging import RunLogger, journal
 from tartan_fw.training.metrics import class_report, classification_metrics, majority_baseline
 from tartan_fw.training.precision import Precision, autocast
 from tartan_fw.training.results import RunMetrics, StageResult
-from tartan_fw.training.stage import LoopSettings, Schedule, Stage, check_epochs
+from tartan_fw.training.stage import LoopSettings, Schedule, Stage
 from tartan_fw.weighters import TaskGradient, UniformWeighter, Weighter, WeighterContext
 
 
@@ -121,9 +121,8 @@ class FinetuneStage:
         warmup_fraction: WarmupFraction = 0.06,
         eval_every: PositiveInt = 100,
         patience: Optional[Patience] = None,
-        max_epochs: Optional[float] = None,
+        max_epochs: Optional[PositiveFloat] = None,
     ) -> None:
-        check_epochs(max_epochs)
         self.schedule = Schedule(max_steps, body_lr, head_lr, warmup_fraction, eval_every, patience, max_epochs)
 
 
@@ -206,7 +205,7 @@ class TartanTrainer(Trainer):
     def __init__(
         self,
         max_steps: PositiveInt = 1000,
-        max_epochs: Optional[float] = None,
+        max_epochs: Optional[PositiveFloat] = None,
         body_lr: PositiveFloat = 1e-4,
         head_lr: PositiveFloat = 1e-3,
         weight_decay: NonNegativeFloat = 0.01,
@@ -225,7 +224,6 @@ class TartanTrainer(Trainer):
         precision: Precision = "auto",
         callbacks: Optional[List[Lazy[Callback]]] = None,
     ) -> None:
-        check_epochs(max_epochs)
         self.precision = precision
         self.head_warmup_steps, self.head_warmup_lr = head_warmup_steps, head_warmup_lr
         self.schedule = Schedule(max_steps, body_lr, head_lr, warmup_fraction, eval_every, patience, max_epochs)

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
-from typing import Dict
+from typing import Annotated, Dict
 
 import torch
 
+from tartan_fw.common.constraints import Constraint, NonNegativeFloat
 from tartan_fw.errors import ConfigurationError
 from tartan_fw.weighters.base import StaticWeighter, Weighter
+
+
+NotAllZero = Constraint(lambda weights: sum(weights.values()) > 0, "not all zero")
 
 
 @Weighter.register("fixed")
@@ -16,9 +20,7 @@ class FixedWeighter(StaticWeighter):
         weights: task name to weight, for every task; normalised to sum to 1.
     """
 
-    def __init__(self, weights: Dict[str, float]) -> None:
-        if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
-            raise ValueError(f"weights must be non-negative and not all zero, got {weights}")
+    def __init__(self, weights: Annotated[Dict[str, NonNegativeFloat], NotAllZero]) -> None:
         self.given = weights
 
     def check_tasks(self, task_names: list[str]) -> None:

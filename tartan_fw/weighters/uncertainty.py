@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from tartan_fw.common.constraints import PositiveFloat
 from tartan_fw.weighters.base import TaskGradient, Weighter, WeighterContext
 
 
@@ -36,9 +37,7 @@ class UncertaintyWeighter(Weighter):
         initial_log_variance: s_i at the start (0: every weight 1, the plain sum of the losses).
     """
 
-    def __init__(self, lr: float = 0.01, initial_log_variance: float = 0.0) -> None:
-        if lr <= 0:
-            raise ValueError(f"lr must be positive, got {lr}")
+    def __init__(self, lr: PositiveFloat = 0.01, initial_log_variance: float = 0.0) -> None:
         self.lr, self.initial_log_variance = lr, initial_log_variance
 
     def setup(self, task_names: list[str], context: WeighterContext) -> None:

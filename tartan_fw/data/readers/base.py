@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
+from tartan_fw.common.constraints import PositiveInt, PositiveFraction
 from tartan_fw.common.registrable import Registrable
 from tartan_fw.errors import DataError
 
@@ -70,11 +71,8 @@ class DatasetReader(Registrable):
     #: Whether a source is a folder (a saved dataset) rather than a file, so a folder is not refused as one.
     reads_folders: ClassVar[bool] = False
 
-    def __init__(self, max_examples: Optional[int] = None, fraction: Optional[float] = None, sample_seed: int = 0) -> None:
-        if max_examples is not None and max_examples < 1:
-            raise ValueError(f"max_examples must be at least 1, got {max_examples}")
-        if fraction is not None and not 0 < fraction <= 1:
-            raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    def __init__(self, max_examples: Optional[PositiveInt] = None, fraction: Optional[PositiveFraction] = None,
+                 sample_seed: int = 0) -> None:
         self.max_examples = max_examples
         self.fraction = fraction
         self.sample_seed = sample_seed

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
+from tartan_fw.common.constraints import Character
 from tartan_fw.data.readers.base import DatasetReader
 from tartan_fw.data.readers.files import ENCODING, FileReader, Row
 from tartan_fw.errors import DataError
@@ -16,14 +17,11 @@ class CsvReader(FileReader):
     Args:
         text_column, label_column: the header names of the text and label columns.
         delimiter: the field separator; default a tab for ``.tsv`` files, else a comma.
-        max_examples, fraction, sample_seed: subsampling (see ``DatasetReader``).
     """
 
-    def __init__(self, text_column: str = "text", label_column: str = "label", delimiter: Optional[str] = None,
-                 max_examples: Optional[int] = None, fraction: Optional[float] = None, sample_seed: int = 0) -> None:
-        super().__init__(max_examples, fraction, sample_seed)
-        if delimiter is not None and len(delimiter) != 1:
-            raise ValueError(f"delimiter must be one character, got {delimiter!r}")
+    def __init__(self, text_column: str = "text", label_column: str = "label", delimiter: Optional[Character] = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.text_column = text_column
         self.label_column = label_column
         self.delimiter = delimiter

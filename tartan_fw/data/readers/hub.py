@@ -19,13 +19,11 @@ class HubReader(TableReader):
         name: its configuration, for datasets that have several (``wikitext-103-raw-v1``).
         revision: a branch, tag or commit, to pin the data.
         text_column, label_column: the columns holding the text and the label.
-        max_examples, fraction, sample_seed: subsampling (see ``DatasetReader``).
     """
 
     def __init__(self, path: str, name: Optional[str] = None, revision: Optional[str] = None,
-                 text_column: str = "text", label_column: str = "label", max_examples: Optional[int] = None,
-                 fraction: Optional[float] = None, sample_seed: int = 0) -> None:
-        super().__init__(text_column, label_column, max_examples, fraction, sample_seed)
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.path = path
         self.name = name
         self.revision = revision

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator
 
 from tartan_fw.data.readers.base import DatasetReader
 from tartan_fw.data.readers.files import ENCODING, FileReader, Row
@@ -57,12 +57,10 @@ class JsonlClassificationReader(FileReader):
 
     Args:
         text_column, label_column: the fields holding each line's text and label.
-        max_examples, fraction, sample_seed: subsampling (see ``DatasetReader``).
     """
 
-    def __init__(self, text_column: str = "text", label_column: str = "label", max_examples: Optional[int] = None,
-                 fraction: Optional[float] = None, sample_seed: int = 0) -> None:
-        super().__init__(max_examples, fraction, sample_seed)
+    def __init__(self, text_column: str = "text", label_column: str = "label", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.text_column = text_column
         self.label_column = label_column
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator
 
 from tartan_fw.data.readers.base import DatasetReader
 from tartan_fw.data.readers.files import FileReader, Row
@@ -15,14 +15,12 @@ class ParquetReader(FileReader):
 
     Args:
         text_column, label_column: the columns holding the text and the label.
-        max_examples, fraction, sample_seed: subsampling (see ``DatasetReader``).
     """
 
     numbered_lines = False
 
-    def __init__(self, text_column: str = "text", label_column: str = "label", max_examples: Optional[int] = None,
-                 fraction: Optional[float] = None, sample_seed: int = 0) -> None:
-        super().__init__(max_examples, fraction, sample_seed)
+    def __init__(self, text_column: str = "text", label_column: str = "label", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.text_column = text_column
         self.label_column = label_column
 

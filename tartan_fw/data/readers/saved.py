@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from tartan_fw.common.cache import content_digest
 from tartan_fw.data.readers.base import DatasetReader, Examples
@@ -15,14 +15,9 @@ class SavedDatasetReader(TableReader):
 
     Args:
         text_column, label_column: the columns holding the text and the label.
-        max_examples, fraction, sample_seed: subsampling (see ``DatasetReader``).
     """
 
     reads_folders = True
-
-    def __init__(self, text_column: str = "text", label_column: str = "label", max_examples: Optional[int] = None,
-                 fraction: Optional[float] = None, sample_seed: int = 0) -> None:
-        super().__init__(text_column, label_column, max_examples, fraction, sample_seed)
 
     def default_file(self, split: str) -> str:
         return {"dev": "validation"}.get(split, split)  # DatasetDict's usual split names

@@ -3,7 +3,7 @@ their columns are checked and renamed into the readers' shape in one cached pass
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any
 
 from tartan_fw.data.arrow import FORMAT_VERSION, cached_map
 from tartan_fw.data.readers.base import DatasetReader, Examples
@@ -21,9 +21,8 @@ class TableReader(DatasetReader):
     in messages, as ``datasets`` indexes them.
     """
 
-    def __init__(self, text_column: str, label_column: str, max_examples: Optional[int], fraction: Optional[float],
-                 sample_seed: int) -> None:
-        super().__init__(max_examples, fraction, sample_seed)
+    def __init__(self, text_column: str = "text", label_column: str = "label", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.text_column = text_column
         self.label_column = label_column
 

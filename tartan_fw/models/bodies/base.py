@@ -71,8 +71,6 @@ class TextBody(Body):
 
     def __init__(self, max_length: int) -> None:
         super().__init__()
-        if max_length < 8:
-            raise ValueError(f"max_length must be at least 8, got {max_length}")
         self.max_length = max_length
         self._lm_head: list[nn.Module] = []  # a list keeps it out of the body's parameters
         self.lm_head_is_pretrained = False

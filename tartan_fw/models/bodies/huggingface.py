@@ -4,7 +4,7 @@ import importlib
 from contextlib import contextmanager
 from typing import Iterator
 
-from tartan_fw.common.constraints import PositiveInt
+from tartan_fw.common.constraints import MaxLength
 from tartan_fw.data.root import DataRoot
 from tartan_fw.errors import TartanError
 from tartan_fw.models.bodies.base import Body, TextBody
@@ -39,7 +39,7 @@ class HuggingFaceBody(TextBody):
 
     pretrained = True
 
-    def __init__(self, data_root: DataRoot, model_name: str = "roberta-base", max_length: PositiveInt = 512) -> None:
+    def __init__(self, data_root: DataRoot, model_name: str = "roberta-base", max_length: MaxLength = 512) -> None:
         from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer
 
         super().__init__(max_length)

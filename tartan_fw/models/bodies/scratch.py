@@ -4,10 +4,10 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, List, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, List, Mapping
 
 from tartan_fw.common.cache import cache_dir, content_digest, rebuilding
-from tartan_fw.common.constraints import PositiveInt
+from tartan_fw.common.constraints import DropoutRate, MaxLength, NonEmpty, PositiveInt
 from tartan_fw.errors import DataError
 from tartan_fw.data.root import DataRoot
 from tartan_fw.models.bodies.base import Body, TextBody
@@ -38,22 +38,18 @@ class ScratchBody(TextBody):
     def __init__(
         self,
         data_root: DataRoot,
-        tokenizer_corpora: List[str],
+        tokenizer_corpora: Annotated[List[str], NonEmpty],
         vocab_size: PositiveInt = 8000,
         hidden_size: PositiveInt = 128,
         num_layers: PositiveInt = 2,
         num_heads: PositiveInt = 2,
         intermediate_size: PositiveInt = 512,
-        dropout: float = 0.1,
-        max_length: PositiveInt = 128,
+        dropout: DropoutRate = 0.1,
+        max_length: MaxLength = 128,
     ) -> None:
         from transformers import BertConfig, BertForMaskedLM
 
         super().__init__(max_length)
-        if not tokenizer_corpora:
-            raise ValueError("tokenizer_corpora must name at least one text file")
-        if hidden_size % num_heads:
-            raise ValueError(f"hidden_size {hidden_size} must be divisible by num_heads {num_heads}")
         corpora = [data_root.file(name) for name in tokenizer_corpora]
         tokenizer = wordpiece_tokenizer(corpora, vocab_size)
         config = BertConfig(
@@ -68,6 +64,13 @@ class ScratchBody(TextBody):
             pad_token_id=tokenizer.pad_token_id,
         )
         self._adopt(BertForMaskedLM(config), tokenizer, head_pretrained=False)
+
+    @classmethod
+    def argument_problems(cls, arguments: Mapping[str, Any]) -> dict[str, str]:
+        hidden_size, num_heads = arguments["hidden_size"], arguments["num_heads"]
+        if hidden_size % num_heads:
+            return {"num_heads": f"must divide hidden_size ({hidden_size}), got {num_heads}"}
+        return {}
 
     @classmethod
     def data_files(cls, arguments: Mapping[str, Any]) -> list[str]:

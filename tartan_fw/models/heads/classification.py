@@ -5,6 +5,7 @@ from typing import Optional
 import torch
 from torch import nn
 
+from tartan_fw.common.constraints import DropoutRate, PositiveInt
 from tartan_fw.models.bodies.base import Body
 from tartan_fw.models.heads.base import Head
 
@@ -18,10 +19,9 @@ class ClassificationHead(Head):
         hidden_size: width of the dense layer (defaults to the body's hidden size).
     """
 
-    def __init__(self, body: Body, num_labels: int, dropout: float = 0.1, hidden_size: Optional[int] = None) -> None:
+    def __init__(self, body: Body, num_labels: int, dropout: DropoutRate = 0.1,
+                 hidden_size: Optional[PositiveInt] = None) -> None:
         super().__init__()
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         width = hidden_size or body.hidden_size
         self.dropout = nn.Dropout(dropout)
         self.dense = nn.Linear(body.hidden_size, width)
