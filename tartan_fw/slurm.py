@@ -170,6 +170,8 @@ def submit(jobs: list[SeedJob], sweep: Path, settings: SlurmSettings) -> dict[Se
     known = {int(seed): job_id for seed, job_id in _read_jobs(files).items()}
     states = job_states(known.values())
     todo = [job for job in jobs if states.get(known.get(job.seed, ""), "") not in LIVE_STATES]
+    if not todo:
+        return {}
     # Named explicitly: submitit.AutoExecutor would pick Slurm or not by whether srun is on PATH.
     executor = submitit.SlurmExecutor(folder=files.slurm_folder / "%j", max_num_timeout=settings.max_timeouts)
     executor.update_parameters(job_name=f"tartan-{sweep.name}", **settings.executor_parameters())

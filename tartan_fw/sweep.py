@@ -1,4 +1,6 @@
-"""Seed sweeps: one run per seed into ``<sweep dir>/seed<N>``, several at once, resumable.
+"""Seed sweeps: one run per seed into ``<sweep dir>/seed<N>``, several at once, resumable; several
+experiment files make a grid, one sweep directory each. This module runs them as local processes;
+``slurm.py`` submits the same jobs to Slurm.
 
 Each seed runs as its own ``tartan-fw run`` process, so runs share nothing (random state,
 registries, memory) and a crash stops only its seed. A seed whose ``metrics.json`` exists is
@@ -37,6 +39,18 @@ def parse_seeds(text: str) -> list[int]:
             raise TartanError(f"--seeds {text!r}: the range '{part}' runs backwards; write {last}-{first}")
         seeds += [seed for seed in range(first, last + 1) if seed not in seeds]
     return seeds
+
+
+def sweep_directories(config_files: list[Path], output: Optional[Path]) -> list[Path]:
+    """Each experiment file's sweep directory: ``output`` for one file, else ``<output or sweeps>/<file name>``."""
+    if len(config_files) == 1:
+        return [output or Path("sweeps") / config_files[0].stem]
+    names = [file.stem for file in config_files]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise TartanError(f"several experiment files named {', '.join(repeated)}: their sweep directories would be "
+                          f"one; rename one, or sweep them with separate commands and -s")
+    return [(output or Path("sweeps")) / name for name in names]
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ def test_interrupted_seeds_resume_and_empty_ones_start_again(tmp_path: Path) -> 
     jobs, done = pending_jobs(tmp_path, [0, 1, 2, 3], lambda seed, directory: ["run", "x.jsonnet", "-s", str(directory)])
     assert done == [0]
     assert [job.seed for job in jobs] == [1, 2, 3]
-    assert [job.command[-1] for job in jobs] == ["--resume", "--force", str(tmp_path / "seed3")]
+    assert [job.command()[-1] for job in jobs] == ["--resume", "--force", str(tmp_path / "seed3")]
     assert jobs[0].log == tmp_path / "seed1.log"
 
 

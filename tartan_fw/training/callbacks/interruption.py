@@ -1,4 +1,4 @@
-"""SIGINT and SIGTERM end a run cleanly: finish the step, write a checkpoint, say how to resume."""
+"""SIGINT, SIGTERM and SIGUSR1 end a run cleanly: finish the step, write a checkpoint, say how to resume."""
 
 from __future__ import annotations
 
@@ -15,14 +15,16 @@ logger = logging.getLogger(__name__)
 
 @Callback.register("interruption")
 class Interruption(Callback):
-    """Turns the first SIGINT/SIGTERM into a request honoured at the end of the current step.
+    """Turns the first SIGINT/SIGTERM/SIGUSR1 into a request honoured at the end of the current step.
 
-    A second signal stops at once (``KeyboardInterrupt``); the last checkpoint is then the
-    periodic one. In a data-parallel run the request is shared, so every rank stops after the
+    SIGUSR1 is Slurm's warning before a time limit or a preemption (``tartan-fw sweep --launcher
+    slurm`` requeues the job, which resumes). A second SIGINT or SIGTERM stops at once
+    (``KeyboardInterrupt``); the last checkpoint is then the periodic one. A repeated SIGUSR1 asks
+    nothing more: Slurm signals every process of a job, and submitit's handler passes it on too. In a data-parallel run the request is shared, so every rank stops after the
     same step (``torchrun`` forwards signals to every worker).
     """
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
 
     def __init__(self) -> None:
         self.received: Optional[int] = None
@@ -35,6 +37,8 @@ class Interruption(Callback):
 
     def _handle(self, number: int, frame: Optional[FrameType]) -> None:
         if self.received is not None:
+            if number == signal.SIGUSR1:
+                return
             self._restore()
             raise KeyboardInterrupt
         self.received = number
