@@ -2,7 +2,8 @@
 
 A job runs the seed's ``tartan-fw run`` exactly as a local sweep does, into the same run directory,
 so finished seeds are skipped, started ones resume, and ``tartan-fw compare`` reads the results
-alike. Slurm sends SIGUSR1 ``signal_delay`` seconds before the time limit and on preemption:
+alike. Slurm sends SIGUSR2 (submitit's choice; ``SUBMITIT_PREEMPT_SIGNAL`` changes it) ``signal_delay``
+seconds before the time limit, and on preemption where the cluster does:
 ``submitit`` then asks the job's :meth:`SeedRun.checkpoint`, which has the run write its checkpoint
 and stop, and requeues the job, whose next start resumes from that checkpoint (bit-identical, as
 ``tartan-fw resume``). The run directory's lock keeps any two processes from writing one run.
@@ -48,15 +49,16 @@ class SlurmSettings:
     Args:
         partition: the partition (``--partition``); none: the cluster's default.
         account: the account charged (``--account``).
-        time_limit: minutes per job (``--time``); none: the partition's default. A run longer than
-            that is checkpointed and requeued, and continues.
+        time_limit: minutes per job (``--time``). A run longer than that is checkpointed and
+            requeued, and continues. A day by default: submitit needs a limit to tell a time-out
+            from a preemption, and a day is within most partitions' maximum.
         cpus_per_task: CPUs per run (``--cpus-per-task``), also its torch threads.
         gpus_per_task: GPUs per run (``--gpus-per-task``).
         mem: memory per run, Slurm's notation (``16G``).
         array_parallelism: at most this many of the array's runs at once (``--array=...%N``).
         sbatch: further sbatch flags without their dashes, e.g. ``{"qos": "high", "constraint": "a100"}``.
         setup: shell lines run before each run (``module load ...``, activating an environment).
-        signal_delay: seconds before the time limit at which Slurm sends SIGUSR1; enough for the
+        signal_delay: seconds before the time limit at which Slurm sends its signal; enough for the
             current step and a checkpoint (submitit's default).
         max_timeouts: how many times a run may reach the time limit and be requeued (submitit's default).
     """
@@ -65,7 +67,7 @@ class SlurmSettings:
         self,
         partition: Optional[str] = None,
         account: Optional[str] = None,
-        time_limit: Optional[int] = None,
+        time_limit: int = 1440,
         cpus_per_task: int = 1,
         gpus_per_task: Optional[int] = None,
         mem: Optional[str] = None,
@@ -115,7 +117,7 @@ def load_settings(file: Optional[Path], options: dict[str, Any]) -> SlurmSetting
 class SeedRun:
     """A Slurm job's callable: the seed's run as a child process, as in a local sweep.
 
-    ``submitit`` calls :meth:`checkpoint` on SIGUSR1 and requeues the job with what it returns.
+    ``submitit`` calls :meth:`checkpoint` on its signal and requeues the job with what it returns.
     """
 
     POLL_SECONDS = 0.5
@@ -146,7 +148,7 @@ class SeedRun:
     def checkpoint(self) -> Any:
         """The run finishes its step, writes its checkpoint and stops; the requeued job resumes it.
 
-        The child may have had SIGUSR1 from Slurm already: a repeat asks nothing more of it.
+        The child may have had Slurm's signal already: a repeat asks nothing more of it.
         """
         submitit = import_submitit()
         if self.process is not None and self.process.poll() is None:

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from tartan_fw.cli.main import cli
 from tartan_fw.errors import TartanError
-from tartan_fw.sweep import parse_seeds, pending_jobs
+from tartan_fw.sweep import parse_seeds, pending_jobs, sweep_directories
 
 
 def test_parse_seeds() -> None:
@@ -64,3 +64,25 @@ def test_a_bad_config_fails_before_any_run(tmp_path: Path, tiny) -> None:
     result = CliRunner().invoke(cli, ["sweep", str(config), "--seeds", "0-1", "-s", str(tmp_path / "sweep")])
     assert result.exit_code == 2 and "trainer.max_step" in result.output
     assert not (tmp_path / "sweep").exists()
+
+
+def test_several_experiment_files_sweep_as_a_grid_into_one_folder_each(tmp_path: Path, tiny) -> None:
+    for name, aux in (("mt", ("tapt",)), ("finetune", ())):
+        (tmp_path / f"{name}.json").write_text(json.dumps(tiny(aux=aux, max_steps=2, eval_every=2)))
+    grid = tmp_path / "grid"
+    result = CliRunner().invoke(cli, ["sweep", str(tmp_path / "mt.json"), str(tmp_path / "finetune.json"), "--seeds", "0",
+                                      "-s", str(grid), "--device", "cpu", "--jobs", "2"])
+    assert result.exit_code == 0, result.output + "".join(p.read_text() for p in grid.glob("*/*.log"))
+    assert json.loads((grid / "mt" / "seed0" / "config.json").read_text())["aux_tasks"]
+    assert not json.loads((grid / "finetune" / "seed0" / "config.json").read_text())["aux_tasks"]
+    assert f"compare them with: tartan-fw compare {grid / 'mt'} {grid / 'finetune'}" in " ".join(result.output.split())
+    compared = CliRunner().invoke(cli, ["compare", str(grid / "mt"), str(grid / "finetune"), "--permutations", "10"])
+    assert compared.exit_code == 0, compared.output
+
+
+def test_sweep_directories_of_a_grid() -> None:
+    assert sweep_directories([Path("a/x.jsonnet")], None) == [Path("sweeps/x")]
+    assert sweep_directories([Path("a/x.jsonnet")], Path("out")) == [Path("out")]
+    assert sweep_directories([Path("x.jsonnet"), Path("y.json")], Path("out")) == [Path("out/x"), Path("out/y")]
+    with pytest.raises(TartanError, match="several experiment files named x"):
+        sweep_directories([Path("a/x.jsonnet"), Path("b/x.jsonnet")], None)
