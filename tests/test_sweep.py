@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from tartan_fw.cli.main import cli
-from tartan_fw.errors import TartanError
+from tartan_fw.errors import ConfigurationError, TartanError
 from tartan_fw.sweep import parse_seeds, pending_jobs, sweep_directories
 
 
@@ -86,3 +86,29 @@ def test_sweep_directories_of_a_grid() -> None:
     assert sweep_directories([Path("x.jsonnet"), Path("y.json")], Path("out")) == [Path("out/x"), Path("out/y")]
     with pytest.raises(TartanError, match="several experiment files named x"):
         sweep_directories([Path("a/x.jsonnet"), Path("b/x.jsonnet")], None)
+
+
+def test_slurm_settings_come_from_the_user_file_with_the_command_over_them(tmp_path: Path, monkeypatch) -> None:
+    from tartan_fw import slurm
+
+    user = tmp_path / "slurm.json"
+    user.write_text(json.dumps({"partition": "gpu", "account": "lab", "mem": "8G", "sbatch": {"qos": "low"}}))
+    monkeypatch.setattr(slurm, "USER_SETTINGS", user)
+    chosen = slurm.load_settings(None, {"partition": "debug", "mem": None, "time_limit": 30}).executor_parameters()
+    assert chosen["partition"] == "debug" and chosen["account"] == "lab" and chosen["mem"] == "8G"
+    assert chosen["time"] == 30 and chosen["additional_parameters"] == {"qos": "low"}
+
+    user.write_text(json.dumps({"partiton": "gpu", "cpus_per_task": "8"}))
+    with pytest.raises(ConfigurationError) as wrong:
+        slurm.load_settings(None, {})
+    assert len(wrong.value.problems) == 2 and all(p.startswith(f"{user}: ") for p in wrong.value.problems)
+    assert "partiton" in str(wrong.value) and "cpus_per_task" in str(wrong.value)
+
+
+def test_a_bad_sbatch_flag_fails_before_anything_is_submitted(tmp_path: Path, tiny) -> None:
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps(tiny()))
+    result = CliRunner().invoke(cli, ["sweep", str(config), "-s", str(tmp_path / "sweep"), "--launcher", "slurm",
+                                      "--sbatch", "qos"])
+    assert result.exit_code == 2 and "--sbatch 'qos': write KEY=VALUE" in result.output
+    assert not (tmp_path / "sweep").exists()
