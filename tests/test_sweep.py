@@ -112,3 +112,11 @@ def test_a_bad_sbatch_flag_fails_before_anything_is_submitted(tmp_path: Path, ti
                                       "--sbatch", "qos"])
     assert result.exit_code == 2 and "--sbatch 'qos': write KEY=VALUE" in result.output
     assert not (tmp_path / "sweep").exists()
+
+
+def test_slurm_options_without_the_slurm_launcher_are_refused(tmp_path: Path, tiny) -> None:
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps(tiny()))
+    result = CliRunner().invoke(cli, ["sweep", str(config), "-s", str(tmp_path / "sweep"), "--partition", "gpu"])
+    assert result.exit_code == 2 and "--partition is for --launcher slurm" in result.output
+    assert not (tmp_path / "sweep").exists()

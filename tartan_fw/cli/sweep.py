@@ -75,6 +75,10 @@ def sweep(context: click.Context, config_files: tuple[str, ...], ext_var: tuple,
     chosen = parse_seeds(seeds)
     directories = sweep_directories([Path(f) for f in config_files], Path(output) if output else None)
     settings = None
+    slurm_given = [name for name, value in {**slurm, "slurm_config": slurm_config, "sbatch": sbatch_flags,
+                                            "wait": wait}.items() if value]
+    if launcher == "local" and slurm_given:
+        raise TartanError(f"--{slurm_given[0].replace('_', '-')} is for --launcher slurm; add it, or drop the option")
     if launcher == "slurm":
         from tartan_fw.slurm import load_settings
 
