@@ -19,7 +19,7 @@ import subprocess
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 from tartan_fw.common.files import read_json
 from tartan_fw.errors import ConfigurationError, TartanError
@@ -191,7 +191,7 @@ def _read_jobs(files: SweepDirectory) -> dict[str, str]:
     return read_json(files.slurm_jobs, "delete it; tartan-fw sweep then submits the unfinished seeds again")
 
 
-def job_states(job_ids: Any) -> dict[str, str]:
+def job_states(job_ids: Iterable[str]) -> dict[str, str]:
     """Each job's state as sacct reports it (``RUNNING``, ``COMPLETED``, ...; ``UNKNOWN`` if not found)."""
     submitit = import_submitit()
     watcher = submitit.SlurmJob.watcher
@@ -206,7 +206,7 @@ def job_states(job_ids: Any) -> dict[str, str]:
 def sweep_states(sweep: Path) -> list[tuple[int, str, str, str]]:
     """For each seed of a sweep: its run's state, its Slurm job id and that job's state ('' when local)."""
     files = SweepDirectory(sweep)
-    settings = read_json(files.settings, "not a sweep directory (it has no sweep.json); name one that tartan-fw sweep wrote")
+    settings = read_json(files.settings, "not a sweep directory (it has no sweep.json); name one tartan-fw sweep wrote")
     jobs = _read_jobs(files)
     states = job_states(jobs.values()) if jobs else {}
     rows = []
@@ -218,10 +218,10 @@ def sweep_states(sweep: Path) -> list[tuple[int, str, str, str]]:
     return rows
 
 
-def wait(ids: dict[SeedJob, str], sweep_of: dict[SeedJob, Path], report: Any) -> dict[SeedJob, bool]:
+def wait(ids: dict[SeedJob, str], report: Callable[[SeedJob, bool, float], None]) -> dict[SeedJob, bool]:
     """Wait for the jobs; ``report(job, ok, seconds)`` as each ends. Returns whether each run finished."""
     submitit = import_submitit()
-    handles = {job: submitit.SlurmJob(SweepDirectory(sweep_of[job]).slurm_folder / "%j", job_id)
+    handles = {job: submitit.SlurmJob(SweepDirectory(job.run.root.parent).slurm_folder / "%j", job_id)
                for job, job_id in ids.items()}
     started, outcome = time.perf_counter(), {}
     while len(outcome) < len(handles):

@@ -85,8 +85,8 @@ def test_two_processes_train_identical_replicas_that_match_a_single_process(
     single_probes, parallel_probes = tmp_path / "single-probes", tmp_path / "parallel-probes"
     single_probes.mkdir(), parallel_probes.mkdir()
 
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])),
-                   "PROBE_DIR": str(parallel_probes), "OMP_NUM_THREADS": "1"}
+    python_path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    environment = {**os.environ, "PYTHONPATH": python_path, "PROBE_DIR": str(parallel_probes), "OMP_NUM_THREADS": "1"}
     arguments = ["--include-package", "dp_probe", "run", str(config_file), "-s", str(tmp_path / "parallel"),
                  "--device", "cpu", "--quiet"]
     launch(arguments, environment, tmp_path)

@@ -70,8 +70,8 @@ def test_several_experiment_files_sweep_as_a_grid_into_one_folder_each(tmp_path:
     for name, aux in (("mt", ("tapt",)), ("finetune", ())):
         (tmp_path / f"{name}.json").write_text(json.dumps(tiny(aux=aux, max_steps=2, eval_every=2)))
     grid = tmp_path / "grid"
-    result = CliRunner().invoke(cli, ["sweep", str(tmp_path / "mt.json"), str(tmp_path / "finetune.json"), "--seeds", "0",
-                                      "-s", str(grid), "--device", "cpu", "--jobs", "2"])
+    result = CliRunner().invoke(cli, ["sweep", str(tmp_path / "mt.json"), str(tmp_path / "finetune.json"),
+                                      "--seeds", "0", "-s", str(grid), "--device", "cpu", "--jobs", "2"])
     assert result.exit_code == 0, result.output + "".join(p.read_text() for p in grid.glob("*/*.log"))
     assert json.loads((grid / "mt" / "seed0" / "config.json").read_text())["aux_tasks"]
     assert not json.loads((grid / "finetune" / "seed0" / "config.json").read_text())["aux_tasks"]

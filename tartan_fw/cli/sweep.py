@@ -130,7 +130,7 @@ def sweep(context: click.Context, config_files: tuple[str, ...], ext_var: tuple,
         if not wait:
             console.print(f"see where they stand with: tartan-fw status {' '.join(map(str, directories))}")
             return
-        finished = wait_for(ids, {job: job.run.root.parent for job in ids}, report)
+        finished = wait_for(ids, report)
     failed = sorted(job.name for job, ok in finished.items() if not ok)
     if failed:
         raise TartanError(f"{', '.join(failed)} failed (logs: seed<N>.log beside each); fix the cause and rerun "
