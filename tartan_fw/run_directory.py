@@ -18,7 +18,8 @@
       <stage>/                a pipeline stage's own run directory, laid out the same way
 
 A sweep directory (:class:`SweepDirectory`) holds ``sweep.json``, one run directory per seed,
-``seed<N>/``, and each seed's output, ``seed<N>.log``.
+``seed<N>/``, each seed's output, ``seed<N>.log``, and on Slurm ``slurm/`` (submitit's folder, with
+``jobs.json``: each seed's job id).
 """
 
 from __future__ import annotations
@@ -113,6 +114,16 @@ class SweepDirectory:
 
     def log(self, seed: int) -> Path:
         return self.root / f"seed{seed}.log"
+
+    @property
+    def slurm_folder(self) -> Path:
+        """submitit's files: each job's script, pickled call, result and Slurm logs."""
+        return self.root / "slurm"
+
+    @property
+    def slurm_jobs(self) -> Path:
+        """Each seed's latest Slurm job id, for ``tartan-fw status``."""
+        return self.slurm_folder / "jobs.json"
 
 
 BODY_SETTINGS_FILE = "body.json"  # inside model/: what the tokenizer files do not say (max_length)

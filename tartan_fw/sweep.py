@@ -1,4 +1,6 @@
-"""Seed sweeps: one run per seed into ``<sweep dir>/seed<N>``, several at once, resumable.
+"""Seed sweeps: one run per seed into ``<sweep dir>/seed<N>``, several at once, resumable; several
+experiment files make a grid, one sweep directory each. This module runs them as local processes;
+``slurm.py`` submits the same jobs to Slurm.
 
 Each seed runs as its own ``tartan-fw run`` process, so runs share nothing (random state,
 registries, memory) and a crash stops only its seed. A seed whose ``metrics.json`` exists is
@@ -19,7 +21,8 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from tartan_fw.errors import TartanError
-from tartan_fw.run_directory import SweepDirectory
+from tartan_fw.run_directory import RunDirectory, SweepDirectory
+
 # Run through main() rather than ``python -m``, which would import the CLI module twice.
 CLI = [sys.executable, "-c", "from tartan_fw.cli.main import main; main()"]
 
@@ -38,13 +41,41 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-@dataclass
+def sweep_directories(config_files: list[Path], output: Optional[Path]) -> list[Path]:
+    """Each experiment file's sweep directory: ``output`` for one file, else ``<output or sweeps>/<file name>``."""
+    if len(config_files) == 1:
+        return [output or Path("sweeps") / config_files[0].stem]
+    names = [file.stem for file in config_files]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise TartanError(f"several experiment files named {', '.join(repeated)}: their sweep directories would be "
+                          f"one; rename one, or sweep them with separate commands and -s")
+    return [(output or Path("sweeps")) / name for name in names]
+
+
+@dataclass(frozen=True)
 class SeedJob:
-    """One seed's ``tartan-fw run`` command; its output goes to ``<sweep dir>/seed<N>.log``."""
+    """One seed's ``tartan-fw run``; its output goes to ``<sweep dir>/seed<N>.log``.
+
+    Whether it resumes is decided when it starts (:meth:`command`), not when it is planned: a Slurm
+    job requeued after a preemption continues what its first start began.
+    """
 
     seed: int
-    command: list[str]
+    run: RunDirectory
+    arguments: tuple[str, ...]
     log: Path
+
+    @property
+    def name(self) -> str:
+        """``<sweep folder>/seed<N>``: unique among the jobs of one command, several experiments included."""
+        return f"{self.run.root.parent.name}/{self.run.root.name}"
+
+    def command(self) -> list[str]:
+        """Resume a started run, replace a folder left before the run began, or start."""
+        if self.run.is_started():
+            return [*CLI, *self.arguments, "--resume"]
+        return [*CLI, *self.arguments, "--force"] if self.run.root.exists() else [*CLI, *self.arguments]
 
 
 def pending_jobs(sweep: Path, seeds: list[int], run_arguments: Callable[[int, Path], list[str]]) -> tuple[list[SeedJob], list[int]]:
@@ -54,21 +85,16 @@ def pending_jobs(sweep: Path, seeds: list[int], run_arguments: Callable[[int, Pa
         run = files.seed(seed)
         if run.is_finished():
             done.append(seed)
-            continue
-        arguments = run_arguments(seed, run.root)
-        if run.is_started():
-            arguments.append("--resume")
-        elif run.root.exists():
-            arguments.append("--force")
-        jobs.append(SeedJob(seed, [*CLI, *arguments], files.log(seed)))
+        else:
+            jobs.append(SeedJob(seed, run, tuple(run_arguments(seed, run.root)), files.log(seed)))
     return jobs, done
 
 
 def run_jobs(
     jobs: list[SeedJob], parallel: int, threads: Optional[int] = None,
     report: Callable[[SeedJob, int, float], None] = lambda job, code, seconds: None,
-) -> dict[int, int]:
-    """Run the jobs, ``parallel`` at a time; returns each seed's exit code.
+) -> dict[SeedJob, int]:
+    """Run the jobs as local processes, ``parallel`` at a time; returns each job's exit code.
 
     ``threads`` caps each process's intra-op threads (``OMP_NUM_THREADS``), so parallel runs
     do not oversubscribe the cores.
@@ -77,20 +103,20 @@ def run_jobs(
     if threads is not None:
         environment["OMP_NUM_THREADS"] = str(threads)
     waiting = list(jobs)
-    running: dict[int, tuple[SeedJob, subprocess.Popen, float]] = {}
-    codes: dict[int, int] = {}
+    running: dict[SeedJob, tuple[subprocess.Popen, float]] = {}
+    codes: dict[SeedJob, int] = {}
     while waiting or running:
         while waiting and len(running) < parallel:
             job = waiting.pop(0)
             job.log.parent.mkdir(parents=True, exist_ok=True)
             with job.log.open("w") as log:
-                process = subprocess.Popen(job.command, stdout=log, stderr=subprocess.STDOUT, env=environment)
-            running[job.seed] = (job, process, time.perf_counter())
-        for seed, (job, process, started) in list(running.items()):
+                process = subprocess.Popen(job.command(), stdout=log, stderr=subprocess.STDOUT, env=environment)
+            running[job] = (process, time.perf_counter())
+        for job, (process, started) in list(running.items()):
             code = process.poll()
             if code is not None:
-                del running[seed]
-                codes[seed] = code
+                del running[job]
+                codes[job] = code
                 report(job, code, time.perf_counter() - started)
         if running:
             time.sleep(0.2)

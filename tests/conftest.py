@@ -42,6 +42,26 @@ def load_shipped_plugins() -> None:
     load_plugins(SHIPPED_PLUGINS)
 
 
+def slurm_cluster_up() -> bool:
+    """A Slurm cluster answers here (tools/slurm/start_cluster.sh starts one on localhost)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("sinfo") is None:
+        return False
+    answer = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=30)
+    return answer.returncode == 0 and any(state in answer.stdout for state in ("idle", "mixed", "allocated"))
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> None:
+    """Skips a test that needs Slurm where no cluster runs, except in CI (``CI`` set), where it must run."""
+    if not slurm_cluster_up():
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but no Slurm cluster answers: .ci/run starts one with tools/slurm/start_cluster.sh")
+        pytest.skip("no Slurm cluster here; start one with tools/slurm/start_cluster.sh (root, Debian)")
+
+
 WORDS = {
     "background": ["prior", "work", "earlier", "studies", "known"],
     "method": ["we", "use", "algorithm", "apply", "model"],

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import slurm_cluster_up
 
 from tartan_fw.errors import TartanError
 from tartan_fw.experiment import run_experiment
@@ -46,6 +47,30 @@ def meta_config(tiny: Any) -> dict[str, Any]:
     return config
 
 
+def launch(arguments: list[str], environment: dict[str, str], folder: Path) -> None:
+    """Two processes on one node through docs' multi-node launcher line (tools/slurm/multinode.sbatch: srun, then
+    torchrun with c10d rendezvous) on the Slurm cluster; where none runs (and not in CI), ``torchrun --standalone``."""
+    if slurm_cluster_up() or os.environ.get("CI"):
+        environment = {**environment, "NPROC_PER_NODE": "2", "RDZV_PORT": str(free_port()),
+                       "PATH": os.pathsep.join([str(Path(sys.executable).parent), environment["PATH"]])}
+        command = ["sbatch", "--wait", "--nodes", "1", "--cpus-per-task", "2", "--output", str(folder / "job.log"),
+                   str(Path(__file__).parents[1] / "tools" / "slurm" / "multinode.sbatch"), *arguments]
+    else:
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                   "-m", "tartan_fw.cli.main", *arguments]
+    finished = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=280)
+    log = (folder / "job.log").read_text() if (folder / "job.log").exists() else ""
+    assert finished.returncode == 0, (finished.stderr + log)[-3000:]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def probes(directory: Path, rank: str) -> dict[str, Any]:
     return torch.load(directory / f"multitask-{rank}.pt", weights_only=True)
 
@@ -60,12 +85,11 @@ def test_two_processes_train_identical_replicas_that_match_a_single_process(
     single_probes, parallel_probes = tmp_path / "single-probes", tmp_path / "parallel-probes"
     single_probes.mkdir(), parallel_probes.mkdir()
 
-    environment = {**os.environ, "PYTHONPATH": str(tmp_path), "PROBE_DIR": str(parallel_probes), "OMP_NUM_THREADS": "1"}
-    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-              "-m", "tartan_fw.cli.main", "--include-package", "dp_probe",
-              "run", str(config_file), "-s", str(tmp_path / "parallel"), "--device", "cpu", "--quiet"]
-    finished = subprocess.run(launch, env=environment, capture_output=True, text=True, timeout=280)
-    assert finished.returncode == 0, finished.stderr[-3000:]
+    python_path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    environment = {**os.environ, "PYTHONPATH": python_path, "PROBE_DIR": str(parallel_probes), "OMP_NUM_THREADS": "1"}
+    arguments = ["--include-package", "dp_probe", "run", str(config_file), "-s", str(tmp_path / "parallel"),
+                 "--device", "cpu", "--quiet"]
+    launch(arguments, environment, tmp_path)
 
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("PROBE_DIR", str(single_probes))

@@ -24,7 +24,7 @@ TASKS = {
     "hyperpartisan": ((516, 64, 65), 2),
 }
 
-pytestmark = [pytest.mark.slow, needs_real_data]
+pytestmark = needs_real_data
 
 
 @pytest.mark.parametrize("task", sorted(TASKS))

@@ -113,6 +113,31 @@ def test_signals_stop_with_a_checkpoint_and_resume_ends_like_an_uninterrupted_ru
     assert_same_run(interrupted, reference_dir)
 
 
+def test_slurms_signals_repeated_stop_once_with_a_checkpoint_and_resume_alike(
+    tmp_path: Path, reference: tuple[dict[str, Any], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGUSR2 (submitit's) or SIGUSR1 before a time limit reaches every process of the job, and the sweep's job
+    passes it on: a repeat is no second Ctrl-C."""
+    config, reference_dir = reference
+    pending = [3]  # the first session only
+
+    def repeated(step: int) -> None:
+        if pending and step == pending[0]:
+            pending.pop()
+            signal.raise_signal(signal.SIGUSR2)
+            signal.raise_signal(signal.SIGUSR1)
+
+    after_step(monkeypatch, repeated)
+    interrupted = tmp_path / "interrupted"
+    with pytest.raises(TrainingInterrupted, match="SIGUSR2 received: stopped after step 3") as stop:
+        run_experiment(config, interrupted, CPU, show_progress=False)
+    assert stop.value.exit_code == 128 + signal.SIGUSR2
+    assert TrainingCheckpoint(interrupted / "checkpoint").global_step() == 3
+    finished = resume_in_a_new_second(["resume", str(interrupted), "--device", "cpu", "--quiet"])
+    assert finished.exit_code == 0, finished.output
+    assert_same_run(interrupted, reference_dir)
+
+
 def test_a_killed_run_resumes_from_its_last_periodic_checkpoint(
     tmp_path: Path, reference: tuple[dict[str, Any], Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from tartan_fw.cli.main import cli
-from tartan_fw.errors import TartanError
-from tartan_fw.sweep import parse_seeds, pending_jobs
+from tartan_fw.errors import ConfigurationError, TartanError
+from tartan_fw.sweep import parse_seeds, pending_jobs, sweep_directories
 
 
 def test_parse_seeds() -> None:
@@ -54,7 +54,7 @@ def test_interrupted_seeds_resume_and_empty_ones_start_again(tmp_path: Path) -> 
     jobs, done = pending_jobs(tmp_path, [0, 1, 2, 3], lambda seed, directory: ["run", "x.jsonnet", "-s", str(directory)])
     assert done == [0]
     assert [job.seed for job in jobs] == [1, 2, 3]
-    assert [job.command[-1] for job in jobs] == ["--resume", "--force", str(tmp_path / "seed3")]
+    assert [job.command()[-1] for job in jobs] == ["--resume", "--force", str(tmp_path / "seed3")]
     assert jobs[0].log == tmp_path / "seed1.log"
 
 
@@ -63,4 +63,60 @@ def test_a_bad_config_fails_before_any_run(tmp_path: Path, tiny) -> None:
     config.write_text(json.dumps(tiny(max_step=2)))
     result = CliRunner().invoke(cli, ["sweep", str(config), "--seeds", "0-1", "-s", str(tmp_path / "sweep")])
     assert result.exit_code == 2 and "trainer.max_step" in result.output
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_several_experiment_files_sweep_as_a_grid_into_one_folder_each(tmp_path: Path, tiny) -> None:
+    for name, aux in (("mt", ("tapt",)), ("finetune", ())):
+        (tmp_path / f"{name}.json").write_text(json.dumps(tiny(aux=aux, max_steps=2, eval_every=2)))
+    grid = tmp_path / "grid"
+    result = CliRunner().invoke(cli, ["sweep", str(tmp_path / "mt.json"), str(tmp_path / "finetune.json"),
+                                      "--seeds", "0", "-s", str(grid), "--device", "cpu", "--jobs", "2"])
+    assert result.exit_code == 0, result.output + "".join(p.read_text() for p in grid.glob("*/*.log"))
+    assert json.loads((grid / "mt" / "seed0" / "config.json").read_text())["aux_tasks"]
+    assert not json.loads((grid / "finetune" / "seed0" / "config.json").read_text())["aux_tasks"]
+    assert f"compare them with: tartan-fw compare {grid / 'mt'} {grid / 'finetune'}" in " ".join(result.output.split())
+    compared = CliRunner().invoke(cli, ["compare", str(grid / "mt"), str(grid / "finetune"), "--permutations", "10"])
+    assert compared.exit_code == 0, compared.output
+
+
+def test_sweep_directories_of_a_grid() -> None:
+    assert sweep_directories([Path("a/x.jsonnet")], None) == [Path("sweeps/x")]
+    assert sweep_directories([Path("a/x.jsonnet")], Path("out")) == [Path("out")]
+    assert sweep_directories([Path("x.jsonnet"), Path("y.json")], Path("out")) == [Path("out/x"), Path("out/y")]
+    with pytest.raises(TartanError, match="several experiment files named x"):
+        sweep_directories([Path("a/x.jsonnet"), Path("b/x.jsonnet")], None)
+
+
+def test_slurm_settings_come_from_the_user_file_with_the_command_over_them(tmp_path: Path, monkeypatch) -> None:
+    from tartan_fw import slurm
+
+    user = tmp_path / "slurm.json"
+    user.write_text(json.dumps({"partition": "gpu", "account": "lab", "mem": "8G", "sbatch": {"qos": "low"}}))
+    monkeypatch.setattr(slurm, "USER_SETTINGS", user)
+    chosen = slurm.load_settings(None, {"partition": "debug", "mem": None, "time_limit": 30}).executor_parameters()
+    assert chosen["partition"] == "debug" and chosen["account"] == "lab" and chosen["mem"] == "8G"
+    assert chosen["time"] == 30 and chosen["additional_parameters"] == {"qos": "low"}
+
+    user.write_text(json.dumps({"partiton": "gpu", "cpus_per_task": "8"}))
+    with pytest.raises(ConfigurationError) as wrong:
+        slurm.load_settings(None, {})
+    assert len(wrong.value.problems) == 2 and all(p.startswith(f"{user}: ") for p in wrong.value.problems)
+    assert "partiton" in str(wrong.value) and "cpus_per_task" in str(wrong.value)
+
+
+def test_a_bad_sbatch_flag_fails_before_anything_is_submitted(tmp_path: Path, tiny) -> None:
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps(tiny()))
+    result = CliRunner().invoke(cli, ["sweep", str(config), "-s", str(tmp_path / "sweep"), "--launcher", "slurm",
+                                      "--sbatch", "qos"])
+    assert result.exit_code == 2 and "--sbatch 'qos': write KEY=VALUE" in result.output
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_slurm_options_without_the_slurm_launcher_are_refused(tmp_path: Path, tiny) -> None:
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps(tiny()))
+    result = CliRunner().invoke(cli, ["sweep", str(config), "-s", str(tmp_path / "sweep"), "--partition", "gpu"])
+    assert result.exit_code == 2 and "--partition is for --launcher slurm" in result.output
     assert not (tmp_path / "sweep").exists()

@@ -126,7 +126,7 @@ def cli(context: click.Context, debug: bool, include: tuple[str, ...]) -> None:
 
 
 def _stop_on_signals(context: click.Context) -> None:
-    """SIGINT and SIGTERM outside training (imports, reading data, the final test) end the command at
+    """SIGINT, SIGTERM, SIGUSR1 and SIGUSR2 (Slurm's warnings) outside training (imports, reading data, the final test) end the command at
     once with one line and the signal's exit code; training installs its own handler, which checkpoints.
 
     Exiting in the handler rather than raising: an exception raised inside an import (torch and
@@ -142,7 +142,7 @@ def _stop_on_signals(context: click.Context) -> None:
         os._exit(128 + number)
 
     if threading.current_thread() is threading.main_thread():
-        previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
+        previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)}
         context.call_on_close(lambda: [signal.signal(number, handler) for number, handler in previous.items()])
 
 

@@ -1,4 +1,4 @@
-"""SIGINT and SIGTERM end a run cleanly: finish the step, write a checkpoint, say how to resume."""
+"""SIGINT, SIGTERM, SIGUSR1 and SIGUSR2 end a run cleanly: finish the step, write a checkpoint, say how to resume."""
 
 from __future__ import annotations
 
@@ -15,14 +15,18 @@ logger = logging.getLogger(__name__)
 
 @Callback.register("interruption")
 class Interruption(Callback):
-    """Turns the first SIGINT/SIGTERM into a request honoured at the end of the current step.
+    """Turns the first SIGINT/SIGTERM/SIGUSR1/SIGUSR2 into a request honoured at the end of the current step.
 
-    A second signal stops at once (``KeyboardInterrupt``); the last checkpoint is then the
-    periodic one. In a data-parallel run the request is shared, so every rank stops after the
+    SIGUSR1 or SIGUSR2 is a Slurm job's warning before its time limit or a preemption (``sbatch
+    --signal``; submitit asks for USR2; ``tartan-fw sweep --launcher slurm`` requeues the job, which
+    resumes). A second SIGINT or SIGTERM stops at once (``KeyboardInterrupt``); the last checkpoint
+    is then the periodic one. A repeated scheduler signal asks nothing more: Slurm signals every
+    process of a job step, and the sweep's job passes it on to the run too. In a data-parallel run the request is shared, so every rank stops after the
     same step (``torchrun`` forwards signals to every worker).
     """
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    SCHEDULER_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2)
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, *SCHEDULER_SIGNALS)
 
     def __init__(self) -> None:
         self.received: Optional[int] = None
@@ -35,6 +39,8 @@ class Interruption(Callback):
 
     def _handle(self, number: int, frame: Optional[FrameType]) -> None:
         if self.received is not None:
+            if number in self.SCHEDULER_SIGNALS:
+                return
             self._restore()
             raise KeyboardInterrupt
         self.received = number
