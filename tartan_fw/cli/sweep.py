@@ -20,7 +20,7 @@ from tartan_fw.cli.app import cli, config_from_cli, config_options, fail_cleanly
 @click.pass_context
 @fail_cleanly
 def sweep(context: click.Context, config_file: str, ext_var: tuple, override: tuple, overrides: str | None,
-          seeds: str, output: str | None, jobs: int, device: str) -> None:
+          jpath: tuple, seeds: str, output: str | None, jobs: int, device: str) -> None:
     """Run CONFIG once per seed; a rerun skips finished seeds and resumes interrupted ones."""
     from rich.console import Console
 
@@ -32,7 +32,7 @@ def sweep(context: click.Context, config_file: str, ext_var: tuple, override: tu
     from tartan_fw.sweep import parse_seeds, pending_jobs, run_jobs
 
     include = context.obj["include"]
-    config, _ = config_from_cli(config_file, ext_var, override, overrides, include)
+    config, _ = config_from_cli(config_file, ext_var, override, overrides, include, jpath)
     problems = validate_config(config)
     if problems:
         raise ConfigurationError([f"{config_file}: {p}" for p in problems])
@@ -46,13 +46,14 @@ def sweep(context: click.Context, config_file: str, ext_var: tuple, override: tu
                     "--threads", str(threads)]
         options += [item for value in ext_var for item in ("--ext-var", value)]
         options += [item for value in override for item in ("-o", value)]
+        options += [item for value in jpath for item in ("--jpath", value)]
         return options + (["--overrides", overrides] if overrides else [])
 
     threads = thread_budget(jobs)
     pending, done = pending_jobs(directory, chosen, run_arguments)
     directory.mkdir(parents=True, exist_ok=True)
     write_json(SweepDirectory(directory).settings, {"config": config_file, "ext_vars": list(ext_var), "overrides": list(override),
-                                        "overrides_json": overrides, "seeds": chosen})
+                                        "overrides_json": overrides, "jpath": list(jpath), "seeds": chosen})
     console = Console(soft_wrap=True)
     if done:
         console.print(f"{directory}: seeds {', '.join(map(str, done))} finished before; skipped")
