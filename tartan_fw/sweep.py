@@ -9,6 +9,7 @@ again.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -18,8 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
+from tartan_fw.common.locking import lock_holder, try_lock
+from tartan_fw.common.processes import die_with_parent
 from tartan_fw.errors import TartanError
 from tartan_fw.run_directory import SweepDirectory
+
 # Run through main() rather than ``python -m``, which would import the CLI module twice.
 CLI = [sys.executable, "-c", "from tartan_fw.cli.main import main; main()"]
 
@@ -40,11 +44,14 @@ def parse_seeds(text: str) -> list[int]:
 
 @dataclass
 class SeedJob:
-    """One seed's ``tartan-fw run`` command; its output goes to ``<sweep dir>/seed<N>.log``."""
+    """One seed's ``tartan-fw run`` command into ``directory``; its output goes to ``<sweep dir>/seed<N>.log``,
+    written only while this sweep holds the seed's ``claim`` lock."""
 
     seed: int
     command: list[str]
     log: Path
+    directory: Path
+    claim: Path
 
 
 def pending_jobs(sweep: Path, seeds: list[int], run_arguments: Callable[[int, Path], list[str]]) -> tuple[list[SeedJob], list[int]]:
@@ -60,38 +67,68 @@ def pending_jobs(sweep: Path, seeds: list[int], run_arguments: Callable[[int, Pa
             arguments.append("--resume")
         elif run.root.exists():
             arguments.append("--force")
-        jobs.append(SeedJob(seed, [*CLI, *arguments], files.log(seed)))
+        jobs.append(SeedJob(seed, [*CLI, *arguments], files.log(seed), run.root, files.claim(seed)))
     return jobs, done
 
 
 def run_jobs(
     jobs: list[SeedJob], parallel: int, threads: Optional[int] = None,
     report: Callable[[SeedJob, int, float], None] = lambda job, code, seconds: None,
-) -> dict[int, int]:
-    """Run the jobs, ``parallel`` at a time; returns each seed's exit code.
+    elsewhere: Callable[[SeedJob, str], None] = lambda job, pid: None,
+) -> tuple[dict[int, int], dict[int, str]]:
+    """Run the jobs, ``parallel`` at a time; returns each seed's exit code, and the pid of the process
+    that runs a seed this sweep left alone (another sweep of the same directory, or a run by hand).
 
     ``threads`` caps each process's intra-op threads (``OMP_NUM_THREADS``), so parallel runs
-    do not oversubscribe the cores.
+    do not oversubscribe the cores. Each run ends with the sweep (:func:`die_with_parent`), however
+    the sweep ends.
     """
     environment = dict(os.environ)
     if threads is not None:
         environment["OMP_NUM_THREADS"] = str(threads)
     waiting = list(jobs)
-    running: dict[int, tuple[SeedJob, subprocess.Popen, float]] = {}
+    running: dict[int, tuple[SeedJob, subprocess.Popen, float, int]] = {}
     codes: dict[int, int] = {}
+    holders: dict[int, str] = {}
     while waiting or running:
         while waiting and len(running) < parallel:
             job = waiting.pop(0)
-            job.log.parent.mkdir(parents=True, exist_ok=True)
-            with job.log.open("w") as log:
-                process = subprocess.Popen(job.command, stdout=log, stderr=subprocess.STDOUT, env=environment)
-            running[job.seed] = (job, process, time.perf_counter())
-        for seed, (job, process, started) in list(running.items()):
+            started = _start(job, environment)
+            if isinstance(started, str):
+                holders[job.seed] = started
+                elsewhere(job, started)
+            else:
+                running[job.seed] = (job, *started, time.perf_counter())
+        for seed, (job, process, claim, started) in list(running.items()):
             code = process.poll()
-            if code is not None:
-                del running[seed]
+            if code is None:
+                continue
+            del running[seed]
+            holder = lock_holder(job.directory) if code != 0 else None
+            os.close(claim)
+            if holder is not None:  # a run by hand took the seed's directory first
+                holders[seed] = holder
+                elsewhere(job, holder)
+            else:
                 codes[seed] = code
                 report(job, code, time.perf_counter() - started)
         if running:
             time.sleep(0.2)
-    return codes
+    return codes, holders
+
+
+def _start(job: SeedJob, environment: dict[str, str]) -> tuple[subprocess.Popen, int] | str:
+    """The seed's process and the claim this sweep holds until it ends; or the pid of the process already
+    running the seed, which this sweep leaves alone (its log included)."""
+    job.log.parent.mkdir(parents=True, exist_ok=True)
+    claim = try_lock(job.claim)
+    if isinstance(claim, str):
+        return lock_holder(job.directory) or claim
+    holder = lock_holder(job.directory)
+    if holder is not None:
+        os.close(claim)
+        return holder
+    with job.log.open("w") as log:
+        process = subprocess.Popen(job.command, stdout=log, stderr=subprocess.STDOUT, env=environment,
+                                   preexec_fn=functools.partial(die_with_parent, os.getpid()))
+    return process, claim

@@ -213,9 +213,9 @@ def test_sweep_gives_each_job_its_share_of_threads(tmp_path: Path, tiny, monkeyp
 
     started: list[tuple[list[str], str]] = []
 
-    def record(jobs, parallel, threads, report):
+    def record(jobs, parallel, threads, report, elsewhere):
         started.extend((job.command, threads) for job in jobs)
-        return {job.seed: 0 for job in jobs}
+        return {job.seed: 0 for job in jobs}, {}
 
     monkeypatch.setattr(sweep, "run_jobs", record)
     monkeypatch.setattr("tartan_fw.common.threads.thread_budget", lambda jobs=1: 4 // jobs)

@@ -62,11 +62,19 @@ def sweep(context: click.Context, config_file: str, ext_var: tuple, override: tu
         status = "[green]done[/]" if code == 0 else f"[red]failed (exit {code}), see {job.log}[/]"
         console.print(f"seed {job.seed}: {status} in {seconds:.0f}s")
 
-    codes = run_jobs(pending, jobs, threads, report)
+    def elsewhere(job, pid: str) -> None:
+        console.print(f"seed {job.seed}: being run by pid {pid}; not started here")
+
+    codes, holders = run_jobs(pending, jobs, threads, report, elsewhere)
     failed = sorted(seed for seed, code in codes.items() if code != 0)
     if failed:
         raise TartanError(
             f"{directory}: seeds {', '.join(map(str, failed))} failed (logs: seed<N>.log there); "
             f"fix the cause and rerun the same command to run only the unfinished seeds"
+        )
+    if holders:
+        raise TartanError(
+            f"{directory}: seeds {', '.join(map(str, holders))} are being run by other processes "
+            f"(pids {', '.join(holders.values())}); rerun the same command once they end to see every seed finished"
         )
     console.print(f"{directory}: {len(chosen)} seeds finished")
