@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import time
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 from click.testing import CliRunner
 
 from tartan_fw.cli.main import cli
+from tartan_fw.common.locking import lock_holder
 from tartan_fw.errors import TartanError
-from tartan_fw.sweep import parse_seeds, pending_jobs
+from tartan_fw.sweep import CLI, parse_seeds, pending_jobs
 
 
 def test_parse_seeds() -> None:
@@ -64,3 +69,36 @@ def test_a_bad_config_fails_before_any_run(tmp_path: Path, tiny) -> None:
     result = CliRunner().invoke(cli, ["sweep", str(config), "--seeds", "0-1", "-s", str(tmp_path / "sweep")])
     assert result.exit_code == 2 and "trainer.max_step" in result.output
     assert not (tmp_path / "sweep").exists()
+
+
+def wait_for(condition: Callable[[], Any], what: str, timeout: float = 900) -> Any:
+    """Polls ``condition`` (a readiness signal: a lock taken or released) until it holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_second_sweep_names_the_seeds_runner_and_a_killed_sweep_takes_its_run_with_it(tmp_path: Path, tiny) -> None:
+    config = tmp_path / "long.jsonnet"
+    config.write_text(json.dumps(tiny(aux=(), max_steps=100_000, eval_every=100_000, log_every=100_000)))
+    sweep = tmp_path / "sweep"
+    command = [*CLI, "sweep", str(config), "--seeds", "0", "-s", str(sweep), "--device", "cpu"]
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        run_pid = wait_for(lambda: lock_holder(sweep / "seed0"), "the seed's run to lock its directory")
+        log = (sweep / "seed0.log").stat().st_ino
+
+        second = subprocess.run(command, capture_output=True, text=True, timeout=900)
+        assert second.returncode == 2
+        assert f"seed 0: being run by pid {run_pid}; not started here" in second.stdout
+        assert "failed" not in second.stdout + second.stderr
+        assert f"are being run by other processes (pids {run_pid})" in " ".join(second.stderr.split())
+        assert (sweep / "seed0.log").stat().st_ino == log and b"\0" not in (sweep / "seed0.log").read_bytes()
+        assert lock_holder(sweep / "seed0") == run_pid  # untouched by the second sweep
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    wait_for(lambda: lock_holder(sweep / "seed0") is None, "the seed's run to end with its sweep", timeout=300)
