@@ -88,7 +88,9 @@ def test_a_second_sweep_names_the_seeds_runner_and_a_killed_sweep_takes_its_run_
     command = [*CLI, "sweep", str(config), "--seeds", "0", "-s", str(sweep), "--device", "cpu"]
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        run_pid = wait_for(lambda: lock_holder(sweep / "seed0"), "the seed's run to lock its directory")
+        run_pid = wait_for(lambda: lock_holder(sweep / "seed0") or first.poll() is not None,
+                           "the seed's run to lock its directory")
+        assert first.poll() is None, (sweep / "seed0.log").read_text()
         log = (sweep / "seed0.log").stat().st_ino
 
         second = subprocess.run(command, capture_output=True, text=True, timeout=900)
