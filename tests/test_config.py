@@ -188,7 +188,8 @@ def test_jpath_finds_a_users_library_and_a_missing_import_names_the_option(tmp_p
     (tmp_path / "libs").mkdir()
     (tmp_path / "libs" / "house.libsonnet").write_text("{ steps: 7 }\n")
     path = tmp_path / "mine.jsonnet"
-    path.write_text("(import 'tartan_fw/quickstart.libsonnet')() + { trainer+: { max_steps: (import 'house.libsonnet').steps } }\n")
+    path.write_text("(import 'tartan_fw/quickstart.libsonnet')()\n"
+                    "+ { trainer+: { max_steps: (import 'house.libsonnet').steps } }\n")
     assert load_config(path, search_path=[tmp_path / "libs"])["trainer"]["max_steps"] == 7
 
     missing = invoke("validate", str(path), "--config-only")
