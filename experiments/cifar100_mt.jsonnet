@@ -5,7 +5,7 @@
 // downloaded on first use. The paper gives no schedule; ours is ~110 epochs of the end-task's 2250
 // training images (250 are held out as dev) with early stopping on dev accuracy.
 // Ext-vars: steps (default 4000).
-local ext = import 'lib/ext.libsonnet';
+local ext = import 'tartan_fw/ext.libsonnet';
 local superclass = 12;
 
 {

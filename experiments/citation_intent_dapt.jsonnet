@@ -2,7 +2,7 @@
 // The domain corpus defaults to the 1x one (n = |Train|, section 5.2); for the 10x setting pass
 // --ext-var dapt_corpus=citation_intent/domain.10xTAPT.txt --ext-var dapt_size=10 (see data_efficiency/).
 // Ext-vars: model (default roberta-base), dapt_corpus, dapt_size (the corpus in |Train| units, default 1).
-local baselines = import 'lib/baselines.libsonnet';
-local ext = import 'lib/ext.libsonnet';
+local baselines = import 'tartan_fw/baselines.libsonnet';
+local ext = import 'tartan_fw/ext.libsonnet';
 
 baselines.dapt('citation_intent', ext.get('model', 'roberta-base'), ext.get('dapt_corpus', null), ext.number('dapt_size', 1))

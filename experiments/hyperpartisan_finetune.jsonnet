@@ -3,7 +3,7 @@
 // them), name it: --ext-var model=allenai/hyperpartisan_news_roberta_tapt_base (TAPT), allenai/news_roberta_base
 // (DAPT on the full domain corpus) or allenai/hyperpartisan_news_roberta_dapt_tapt_base (DAPT+TAPT).
 // Ext-vars: model (default roberta-base; a hub name, a local directory, or 'scratch').
-local baselines = import 'lib/baselines.libsonnet';
-local ext = import 'lib/ext.libsonnet';
+local baselines = import 'tartan_fw/baselines.libsonnet';
+local ext = import 'tartan_fw/ext.libsonnet';
 
 baselines.finetune('hyperpartisan', ext.get('model', 'roberta-base'))

@@ -2,7 +2,7 @@
 // auxiliary gradients gated by their cosine with the end-task's training gradient.
 // Differs from hyperpartisan_mt.jsonnet only in the weighter.
 // Ext-vars: model (default roberta-base; a hub name, a local directory, or 'scratch').
-local ext = import 'lib/ext.libsonnet';
-local paper = import 'lib/paper.libsonnet';
+local ext = import 'tartan_fw/ext.libsonnet';
+local paper = import 'tartan_fw/paper.libsonnet';
 
 paper('hyperpartisan', aux=['tapt'], weighter={ type: 'gcs' }, model=ext.get('model', 'roberta-base'))

@@ -2,7 +2,7 @@
 // conflicting task gradients projected off each other (all pairs, random order).
 // Differs from hyperpartisan_mt.jsonnet only in the weighter.
 // Ext-vars: model (default roberta-base; a hub name, a local directory, or 'scratch').
-local ext = import 'lib/ext.libsonnet';
-local paper = import 'lib/paper.libsonnet';
+local ext = import 'tartan_fw/ext.libsonnet';
+local paper = import 'tartan_fw/paper.libsonnet';
 
 paper('hyperpartisan', aux=['tapt'], weighter={ type: 'pcgrad' }, model=ext.get('model', 'roberta-base'))

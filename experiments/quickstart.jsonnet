@@ -4,5 +4,5 @@
 // steps, then 100 steps on the end-task alone; the better phase on dev is kept (docs/getting-started/quickstart.md).
 // Ext-vars: model (default the MiniLM; 'scratch' for the small from-scratch encoder), steps
 // (default 300) or epochs, aux (default 'tapt'; 'tapt,dapt' adds the domain corpus where the data
-// root has one; '' fine-tunes alone); see lib/quickstart.libsonnet.
-(import 'lib/quickstart.libsonnet')()
+// root has one; '' fine-tunes alone); see tartan_fw/quickstart.libsonnet.
+(import 'tartan_fw/quickstart.libsonnet')()

@@ -1,6 +1,6 @@
 // MT-TARTAN on sciie: the end-task multitasked with masked-LM auxiliary tasks under uniform weights.
 // Ext-vars: model (default roberta-base; a hub name, a local directory, or 'scratch').
-local ext = import 'lib/ext.libsonnet';
-local paper = import 'lib/paper.libsonnet';
+local ext = import 'tartan_fw/ext.libsonnet';
+local paper = import 'tartan_fw/paper.libsonnet';
 
 paper('sciie', aux=['tapt', 'dapt'], weighter={ type: 'uniform' }, model=ext.get('model', 'roberta-base'))

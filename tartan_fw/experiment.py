@@ -8,6 +8,7 @@ import os
 import random
 import sys
 from contextlib import contextmanager
+from logging.handlers import MemoryHandler
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, List, Optional
 
@@ -117,12 +118,17 @@ def prepare(experiment: Experiment, device: torch.device, with_aux: bool = True)
     """Build the body, then the tasks on it, each reading its data (all input errors surface here)."""
     seed_everything(experiment.seed)
     data_root = DataRoot(experiment.data_root)
+    journal.info("building the body (%s) and its tokenizer", Body.registered_name(experiment.body.cls))
     body = experiment.body.construct(data_root=data_root)
     if experiment.init_from:
         load_body(body, Path(experiment.init_from))
     dependencies = {"body": body, "data_root": data_root, "seed": experiment.seed}
-    end_task = experiment.end_task.construct(**dependencies)
-    aux_tasks = [task.construct(**dependencies) for task in experiment.aux_tasks] if with_aux else []
+    tasks = [experiment.end_task, *(experiment.aux_tasks if with_aux else [])]
+    built = []
+    for name, task in zip(experiment.task_names, tasks):
+        journal.info("reading and tokenising %s", name)
+        built.append(task.construct(**dependencies))
+    end_task, *aux_tasks = built
     body.to(device)
     for task in [end_task, *aux_tasks]:
         task.head.to(device)
@@ -192,29 +198,36 @@ def run_experiment(
         experiment.data_root = str(root) if root else None
     files = RunDirectory(directory)
     with data_parallel(device) as parallel:
-        with parallel.main_first():  # the first process fills the tokenizer and tokenisation caches
-            body, end_task, aux_tasks = prepare(experiment, parallel.device)
-        if parallel.is_main:
-            lock_run_directory(directory)
-            check_run_directory(config, directory, force, resume)
-            if resume:
-                check_resumable_state(files)
-            else:
-                start_run(directory, config, ext_vars, end_task, body)
-        logger, handlers = RunLogger(), run_log_handlers(files.log, show_progress) if parallel.is_main else []
-        if parallel.is_main:
-            checkpoint = TrainingCheckpoint(files.checkpoint)
-            purge_step = (checkpoint.global_step() if checkpoint.exists() else 0) + 1 if resume else None
-            logger = TensorBoardLogger(files.tensorboard, config, purge_step)
+        # The journal from the start: on stdout off a terminal now, in log.txt once the run directory is ours.
+        handlers = run_log_handlers(show_progress) if parallel.is_main else []
         for target, handler in handlers:
             logging.getLogger(target).addHandler(handler)
-        leak = overlap_warning(end_task.name, end_task.overlap)
-        if leak and parallel.is_main:
-            log.warning("%s", leak)
         precision = resolve_precision(experiment.trainer.precision, parallel.device)
         journal.info("%s %s: %s; seed %d, device %s, %d CPU threads, %s", "resuming" if resume else "starting",
                      directory, config.get("description") or "experiment", experiment.seed, parallel.device,
                      torch.get_num_threads(), precision_name(precision))
+        try:
+            with parallel.main_first():  # the first process fills the tokenizer and tokenisation caches
+                body, end_task, aux_tasks = prepare(experiment, parallel.device)
+            if parallel.is_main:
+                lock_run_directory(directory)
+                check_run_directory(config, directory, force, resume)
+                if resume:
+                    check_resumable_state(files)
+                else:
+                    start_run(directory, config, ext_vars, end_task, body)
+        except BaseException:
+            _remove_handlers(handlers)
+            raise
+        logger = RunLogger()
+        if parallel.is_main:
+            handlers += open_log_file(files.log, handlers)
+            checkpoint = TrainingCheckpoint(files.checkpoint)
+            purge_step = (checkpoint.global_step() if checkpoint.exists() else 0) + 1 if resume else None
+            logger = TensorBoardLogger(files.tensorboard, config, purge_step)
+        leak = overlap_warning(end_task.name, end_task.overlap)
+        if leak and parallel.is_main:
+            log.warning("%s", leak)
         terminal = sys.stdout.isatty()
         run = Run(body, end_task, aux_tasks, experiment.weighter, directory, parallel.device,
                   experiment.seed, logger, show_progress and terminal and parallel.is_main, parallel, resume, precision)
@@ -232,9 +245,7 @@ def run_experiment(
                         log.warning("%s: %s", directory, warning)
             finally:
                 logger.close()
-                for target, handler in handlers:
-                    logging.getLogger(target).removeHandler(handler)
-                    handler.close()
+                _remove_handlers(handlers)
             if parallel.is_main:
                 write_json(files.metrics, metrics.to_dict())
     return metrics
@@ -272,17 +283,38 @@ def check_resumable_state(files: RunDirectory) -> None:
         check_tensors(files.best_model, DAMAGED_BEST)
 
 
-def run_log_handlers(log_file: Path, show_progress: bool) -> list[tuple[str, logging.Handler]]:
-    """(logger name, handler) pairs: everything into log.txt; the journal also to stdout when that is
-    not a terminal (where the progress bar would print nothing until the end)."""
-    with storage_errors(log_file):
-        to_file = RunLogFile(log_file)
-    handlers: list[tuple[str, logging.Handler]] = [("tartan_fw", to_file), (journal.name, to_file)]
+def run_log_handlers(show_progress: bool) -> list[tuple[str, logging.Handler]]:
+    """(logger name, handler) pairs for the start of a run: everything kept for log.txt (written by
+    :func:`open_log_file` once the run directory is ours); the journal also to stdout when that is not a
+    terminal (where the progress bar would print nothing until the end) and the command is not quiet."""
+    early = MemoryHandler(capacity=1 << 20, flushLevel=logging.CRITICAL + 1)
+    handlers: list[tuple[str, logging.Handler]] = [("tartan_fw", early), (journal.name, early)]
     if show_progress and not sys.stdout.isatty():
         to_stdout = logging.StreamHandler(sys.stdout)
         to_stdout.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
         handlers.append((journal.name, to_stdout))
     return handlers
+
+
+def open_log_file(log_file: Path, handlers: list[tuple[str, logging.Handler]]) -> list[tuple[str, logging.Handler]]:
+    """log.txt from now on, starting with what the early handler kept (the start, reading, building)."""
+    with storage_errors(log_file):
+        to_file = RunLogFile(log_file)
+    for target, handler in list(handlers):
+        if isinstance(handler, MemoryHandler):
+            logging.getLogger(target).removeHandler(handler)
+            handlers.remove((target, handler))
+            handler.setTarget(to_file)
+            handler.flush()
+    for target in ("tartan_fw", journal.name):
+        logging.getLogger(target).addHandler(to_file)
+    return [("tartan_fw", to_file), (journal.name, to_file)]
+
+
+def _remove_handlers(handlers: list[tuple[str, logging.Handler]]) -> None:
+    for target, handler in handlers:
+        logging.getLogger(target).removeHandler(handler)
+        handler.close()
 
 
 def check_resumable(config: dict[str, Any], directory: Path) -> None:

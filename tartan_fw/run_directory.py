@@ -125,6 +125,11 @@ class SweepDirectory:
         """Each seed's latest Slurm job id, for ``tartan-fw status``."""
         return self.slurm_folder / "jobs.json"
 
+    def claim(self, seed: int) -> Path:
+        """The lock a sweep holds while it runs the seed, so that a second sweep neither starts it nor
+        writes its log."""
+        return self.root / f".seed{seed}.lock"
+
 
 BODY_SETTINGS_FILE = "body.json"  # inside model/: what the tokenizer files do not say (max_length)
 LABELS_FILE = "labels.json"  # also the name in an exported model folder (docs/how-to/export.md)

@@ -11,6 +11,7 @@ again.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
+from tartan_fw.common.locking import lock_holder, try_lock
+from tartan_fw.common.processes import die_with_parent
 from tartan_fw.errors import TartanError
 from tartan_fw.run_directory import RunDirectory, SweepDirectory
 
@@ -55,7 +58,8 @@ def sweep_directories(config_files: list[Path], output: Optional[Path]) -> list[
 
 @dataclass(frozen=True)
 class SeedJob:
-    """One seed's ``tartan-fw run``; its output goes to ``<sweep dir>/seed<N>.log``.
+    """One seed's ``tartan-fw run``; its output goes to ``<sweep dir>/seed<N>.log``, written only while
+    a local sweep holds the seed's ``claim`` lock.
 
     Whether it resumes is decided when it starts (:meth:`command`), not when it is planned: a Slurm
     job requeued after a preemption continues what its first start began.
@@ -65,6 +69,7 @@ class SeedJob:
     run: RunDirectory
     arguments: tuple[str, ...]
     log: Path
+    claim: Path
 
     @property
     def name(self) -> str:
@@ -86,38 +91,69 @@ def pending_jobs(sweep: Path, seeds: list[int], run_arguments: Callable[[int, Pa
         if run.is_finished():
             done.append(seed)
         else:
-            jobs.append(SeedJob(seed, run, tuple(run_arguments(seed, run.root)), files.log(seed)))
+            jobs.append(SeedJob(seed, run, tuple(run_arguments(seed, run.root)), files.log(seed), files.claim(seed)))
     return jobs, done
 
 
 def run_jobs(
     jobs: list[SeedJob], parallel: int, threads: Optional[int] = None,
     report: Callable[[SeedJob, int, float], None] = lambda job, code, seconds: None,
-) -> dict[SeedJob, int]:
-    """Run the jobs as local processes, ``parallel`` at a time; returns each job's exit code.
+    elsewhere: Callable[[SeedJob, str], None] = lambda job, pid: None,
+) -> tuple[dict[SeedJob, int], dict[SeedJob, str]]:
+    """Run the jobs as local processes, ``parallel`` at a time; returns each job's exit code, and the pid
+    of the process that runs a seed this sweep left alone (another sweep of the same directory, or a run
+    by hand).
 
     ``threads`` caps each process's intra-op threads (``OMP_NUM_THREADS``), so parallel runs
-    do not oversubscribe the cores.
+    do not oversubscribe the cores. Each run ends with the sweep (:func:`die_with_parent`), however
+    the sweep ends.
     """
     environment = dict(os.environ)
     if threads is not None:
         environment["OMP_NUM_THREADS"] = str(threads)
     waiting = list(jobs)
-    running: dict[SeedJob, tuple[subprocess.Popen, float]] = {}
+    running: dict[SeedJob, tuple[subprocess.Popen, int, float]] = {}
     codes: dict[SeedJob, int] = {}
+    holders: dict[SeedJob, str] = {}
     while waiting or running:
         while waiting and len(running) < parallel:
             job = waiting.pop(0)
-            job.log.parent.mkdir(parents=True, exist_ok=True)
-            with job.log.open("w") as log:
-                process = subprocess.Popen(job.command(), stdout=log, stderr=subprocess.STDOUT, env=environment)
-            running[job] = (process, time.perf_counter())
-        for job, (process, started) in list(running.items()):
+            started = _start(job, environment)
+            if isinstance(started, str):
+                holders[job] = started
+                elsewhere(job, started)
+            else:
+                running[job] = (*started, time.perf_counter())
+        for job, (process, claim, started) in list(running.items()):
             code = process.poll()
-            if code is not None:
-                del running[job]
+            if code is None:
+                continue
+            del running[job]
+            holder = lock_holder(job.run.root) if code != 0 else None
+            os.close(claim)
+            if holder is not None:  # a run by hand took the seed's directory first
+                holders[job] = holder
+                elsewhere(job, holder)
+            else:
                 codes[job] = code
                 report(job, code, time.perf_counter() - started)
         if running:
             time.sleep(0.2)
-    return codes
+    return codes, holders
+
+
+def _start(job: SeedJob, environment: dict[str, str]) -> tuple[subprocess.Popen, int] | str:
+    """The seed's process and the claim this sweep holds until it ends; or the pid of the process already
+    running the seed, which this sweep leaves alone (its log included)."""
+    job.log.parent.mkdir(parents=True, exist_ok=True)
+    claim = try_lock(job.claim)
+    if isinstance(claim, str):
+        return lock_holder(job.run.root) or claim
+    holder = lock_holder(job.run.root)
+    if holder is not None:
+        os.close(claim)
+        return holder
+    with job.log.open("w") as log:
+        process = subprocess.Popen(job.command(), stdout=log, stderr=subprocess.STDOUT, env=environment,
+                                   preexec_fn=functools.partial(die_with_parent, os.getpid()))
+    return process, claim

@@ -171,7 +171,7 @@ def export_model(model: TrainedModel, target: Path) -> str:
 
     Written into a temporary folder beside ``target`` and renamed, so ``target`` is complete or absent.
     """
-    from tartan_fw.common.files import folder_mode, storage_errors, tensor_bytes, write_synced
+    from tartan_fw.common.files import file_mode, folder_mode, storage_errors, tensor_bytes, write_synced
 
     check_export_target(target)
     with storage_errors(target):
@@ -185,6 +185,8 @@ def export_model(model: TrainedModel, target: Path) -> str:
             _portable_tokenizer_config(partial)
             write_synced(partial / "head.safetensors", lambda out: out.write(tensor_bytes(model.head.state_dict())))
             (partial / LABELS_FILE).write_text(json.dumps(model.labels, indent=2) + "\n")
+            for written in partial.iterdir():  # safetensors writes 0600 whatever the umask
+                os.chmod(written, file_mode())
             os.chmod(partial, folder_mode())
             if target.exists():
                 target.rmdir()

@@ -148,7 +148,7 @@ def test_jsonnet_runtime_error_in_a_library_names_the_users_line_then_the_librar
 
 def test_a_task_missing_a_key_names_the_users_file(tmp_path: Path) -> None:
     path = tmp_path / "mine.jsonnet"
-    path.write_text(f"(import '{EXPERIMENTS}/lib/quickstart.libsonnet')(\n  task={{ dataset: 'mine' }})\n")
+    path.write_text("(import 'tartan_fw/quickstart.libsonnet')(\n  task={ dataset: 'mine' })\n")
     with pytest.raises(TartanError) as err:
         load_config(path)
     message = str(err.value)
@@ -168,3 +168,49 @@ def test_assignments_need_an_equals_sign() -> None:
     assert parse_assignment("a.b=c=d", "-o") == ("a.b", "c=d")
     with pytest.raises(TartanError, match=r"-o 'trainer\.max_steps': expected KEY=VALUE"):
         parse_assignment("trainer.max_steps", "-o")
+
+
+def test_an_experiment_outside_the_repository_imports_the_shipped_library_and_validates(
+    tmp_path: Path, data_root: Path
+) -> None:
+    from conftest import invoke
+
+    path = tmp_path / "elsewhere" / "mine.jsonnet"
+    path.parent.mkdir()
+    path.write_text("(import 'tartan_fw/quickstart.libsonnet')(task={ dataset: 'tiny', metric: 'macro_f1' })\n")
+    result = invoke("validate", str(path), "--ext-var", "model=scratch")
+    assert result.exit_code == 0 and result.output == f"{path}: ok\n", result.output
+
+
+def test_jpath_finds_a_users_library_and_a_missing_import_names_the_option(tmp_path: Path) -> None:
+    from conftest import invoke
+
+    (tmp_path / "libs").mkdir()
+    (tmp_path / "libs" / "house.libsonnet").write_text("{ steps: 7 }\n")
+    path = tmp_path / "mine.jsonnet"
+    path.write_text("(import 'tartan_fw/quickstart.libsonnet')()\n"
+                    "+ { trainer+: { max_steps: (import 'house.libsonnet').steps } }\n")
+    assert load_config(path, search_path=[tmp_path / "libs"])["trainer"]["max_steps"] == 7
+
+    missing = invoke("validate", str(path), "--config-only")
+    assert missing.exit_code == 2
+    assert missing.output.count("\n") == 1 and "couldn't open import \"house.libsonnet\"" in missing.output
+    assert "--jpath FOLDER" in missing.output and missing.output.startswith(f"error: {path}:"), missing.output
+    found = invoke("validate", str(path), "--config-only", "--jpath", str(tmp_path / "libs"))
+    assert found.exit_code == 0, found.output
+    absent = invoke("validate", str(path), "--config-only", "-J", str(tmp_path / "nowhere"))
+    assert absent.exit_code == 2 and f"--jpath {tmp_path / 'nowhere'}: no such folder" in absent.output
+
+
+def test_the_shipped_library_is_package_data() -> None:
+    """Every .libsonnet is matched by pyproject's package-data, so a wheel (not only a checkout) ships it."""
+    import fnmatch
+    import tomllib
+
+    from tartan_fw.common.config import LIBRARY
+
+    package = LIBRARY.parent
+    patterns = tomllib.loads((package.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    shipped = sorted(p.relative_to(package).as_posix() for p in LIBRARY.rglob("*.libsonnet"))
+    assert "jsonnet/tartan_fw/quickstart.libsonnet" in shipped
+    assert all(any(fnmatch.fnmatch(p, pattern) for pattern in patterns["tartan_fw"]) for p in shipped)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import shutil
 from pathlib import Path
 
 import pytest
@@ -40,11 +39,12 @@ def tutorial_commands() -> list[list[str]]:
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The repository's experiments/ plus the tutorial's files, and a data root holding my_citations
-    with train/dev/test.jsonl only (one training text has a newline)."""
+    """The user's own project folder, outside the repository, holding the tutorial's files only (the
+    shipped Jsonnet library comes with the package), and a data root holding my_citations with
+    train/dev/test.jsonl only (one training text has a newline)."""
     folder = tmp_path / "project"
-    shutil.copytree(REPO / "experiments", folder / "experiments")
     for path, code in tutorial_files().items():
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
         (folder / path).write_text(code)
     root = tmp_path / "data"
     task = write_tiny_task(root, "my_citations", sizes=(30, 33, 9))  # META keeps 16 + 16 dev examples

@@ -52,7 +52,7 @@ def test_validate_catches_a_broken_experiment(tmp_path: Path, no_network: None) 
 
 def test_an_unknown_auxiliary_task_name_is_an_error_in_the_paper_library(tmp_path: Path) -> None:
     config = tmp_path / "typo.jsonnet"
-    config.write_text(f"local paper = import '{REPO}/experiments/lib/paper.libsonnet';\n"
+    config.write_text("local paper = import 'tartan_fw/paper.libsonnet';\n"
                       "paper('citation_intent', aux=['tapt', 'dpat'])\n")
     result = CliRunner().invoke(cli, ["validate", str(config)])
     assert result.exit_code == 2

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +74,27 @@ def test_task_gradients_are_the_trainers_own(tmp_path: Path, tiny: Any, monkeypa
     assert len(measured) == len(received) == 3
     assert all(torch.equal(m, r) and r.abs().sum() > 0 for m, r in zip(measured, received))
     assert not torch.equal(measured[0], measured[1])  # kept copies, not the loop's reused buffer
+
+
+def test_a_finished_run_without_a_checkpoint_is_measured_on_its_best_model(tmp_path: Path, tiny: Any) -> None:
+    config = tiny(max_steps=3, eval_every=3, checkpoint_every=None)
+    config["weighter"] = {"type": "meta", "meta_batch_size": 4, "dev_batch_size": 4}
+    run_experiment(config, tmp_path / "run", torch.device("cpu"), show_progress=False)
+    assert not (tmp_path / "run" / "checkpoint").exists()
+    tool = load_tool()
+    loaded: dict = {}
+    original = tool.load_end_task_model
+    tool.load_end_task_model = lambda body, head, path: (loaded.update(path=path), original(body, head, path))
+
+    result = tool.measure(tmp_path / "run", batches=2, at_init=False)
+    assert loaded["path"] == tmp_path / "run" / "best" / "model.safetensors"
+    assert result["step"] == json.loads((tmp_path / "run" / "metrics.json").read_text())["best_step"]
+
+    shutil.rmtree(tmp_path / "run" / "best")
+    failed = subprocess.run([sys.executable, str(TOOL), str(tmp_path / "run"), "--batches", "2"],
+                            capture_output=True, text=True)
+    assert failed.returncode != 0
+    assert failed.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'run'}: neither a checkpoint/ nor a best model to measure; pass a run that trained, "
+        f"or --at-init"
+    ]

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from conftest import invoke, tiny_config, write_tiny_task
+from tartan_fw.common.files import file_mode
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,6 +42,10 @@ def test_exported_model_loaded_with_the_documented_lines_matches_evaluate(
     assert exported.exit_code == 0, exported.output
     assert {"config.json", "model.safetensors", "head.safetensors", "labels.json", "tokenizer.json"} <= {
         p.name for p in (tmp_path / "exported").iterdir()
+    }
+    mode = file_mode()  # every file as a plain open() makes it, so a colleague can read the model
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in (tmp_path / "exported").iterdir()} == {
+        p.name: oct(mode) for p in (tmp_path / "exported").iterdir()
     }
 
     code = re.findall(r"```python\n(.*?)```", (REPO / "docs" / "how-to" / "export.md").read_text(), re.DOTALL)

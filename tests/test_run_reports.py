@@ -93,6 +93,9 @@ def test_a_run_reports_its_baseline_and_classes_and_a_batch_job_gets_plain_lines
     for line in progress:
         assert line.split(" ", 1)[1] in log
     assert "starting" in log and "step 2: dev" in log and "majority-class baseline" in log
+    # the silent phases of a run said as they begin, on stdout off a terminal too
+    assert any(line.endswith("reading and tokenising tapt") for line in lines)
+    assert any(line.endswith("training done; evaluating the best model on dev and test") for line in lines)
 
 
 def test_a_batch_job_gets_no_library_progress_bars(tmp_path: Path, tiny, monkeypatch) -> None:
@@ -135,6 +138,14 @@ def test_quiet_prints_the_summary_once_and_the_journal_still_fills_log_txt(tmp_p
     assert "multitask step" not in result.stdout
     assert result.stdout.count("majority-class baseline") == 1
     assert (out / "log.txt").read_text().count("multitask step") == 2
+    # what runs, in order, from the start to the test evaluation; a fine-tune-only stage names no weighter
+    log = (out / "log.txt").read_text()
+    phases = ["starting", "building the body (", "reading and tokenising tiny",
+              "stage multitask: steps 1 to 2; the end-task tiny alone (fine-tuning)",
+              "training done; evaluating the best model on dev and test", "majority-class baseline"]
+    positions = [log.index(phase) for phase in phases]
+    assert positions == sorted(positions) and "Weighter" not in log, log
+    assert "reading and tokenising" not in result.stdout  # --quiet
 
 
 def test_cpu_ticks_count_the_given_cpus_lines_busy_all_but_idle_and_iowait() -> None:
@@ -213,9 +224,9 @@ def test_sweep_gives_each_job_its_share_of_threads(tmp_path: Path, tiny, monkeyp
 
     started: list[tuple[list[str], str]] = []
 
-    def record(jobs, parallel, threads, report):
-        started.extend((job.command, threads) for job in jobs)
-        return {job.seed: 0 for job in jobs}
+    def record(jobs, parallel, threads, report, elsewhere):
+        started.extend((job.command(), threads) for job in jobs)
+        return {job: 0 for job in jobs}, {}
 
     monkeypatch.setattr(sweep, "run_jobs", record)
     monkeypatch.setattr("tartan_fw.common.threads.thread_budget", lambda jobs=1: 4 // jobs)

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import time
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 from click.testing import CliRunner
 
 from tartan_fw.cli.main import cli
+from tartan_fw.common.locking import lock_holder
 from tartan_fw.errors import ConfigurationError, TartanError
-from tartan_fw.sweep import parse_seeds, pending_jobs, sweep_directories
+from tartan_fw.sweep import CLI, parse_seeds, pending_jobs, sweep_directories
 
 
 def test_parse_seeds() -> None:
@@ -120,3 +125,38 @@ def test_slurm_options_without_the_slurm_launcher_are_refused(tmp_path: Path, ti
     result = CliRunner().invoke(cli, ["sweep", str(config), "-s", str(tmp_path / "sweep"), "--partition", "gpu"])
     assert result.exit_code == 2 and "--partition is for --launcher slurm" in result.output
     assert not (tmp_path / "sweep").exists()
+
+
+def wait_for(condition: Callable[[], Any], what: str, timeout: float = 900) -> Any:
+    """Polls ``condition`` (a readiness signal: a lock taken or released) until it holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_second_sweep_names_the_seeds_runner_and_a_killed_sweep_takes_its_run_with_it(tmp_path: Path, tiny) -> None:
+    config = tmp_path / "long.jsonnet"
+    config.write_text(json.dumps(tiny(aux=(), max_steps=100_000, eval_every=100_000, log_every=100_000)))
+    sweep = tmp_path / "sweep"
+    command = [*CLI, "sweep", str(config), "--seeds", "0", "-s", str(sweep), "--device", "cpu"]
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        run_pid = wait_for(lambda: lock_holder(sweep / "seed0") or first.poll() is not None,
+                           "the seed's run to lock its directory")
+        assert first.poll() is None, (sweep / "seed0.log").read_text()
+        log = (sweep / "seed0.log").stat().st_ino
+
+        second = subprocess.run(command, capture_output=True, text=True, timeout=900)
+        assert second.returncode == 2
+        assert f"seed 0: being run by pid {run_pid}; not started here" in second.stdout
+        assert "failed" not in second.stdout + second.stderr
+        assert f"are being run by other processes (pids {run_pid})" in " ".join(second.stderr.split())
+        assert (sweep / "seed0.log").stat().st_ino == log and b"\0" not in (sweep / "seed0.log").read_bytes()
+        assert lock_holder(sweep / "seed0") == run_pid  # untouched by the second sweep
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    wait_for(lambda: lock_holder(sweep / "seed0") is None, "the seed's run to end with its sweep", timeout=300)

@@ -1,4 +1,5 @@
-"""What META-TARTAN's task weights respond to, measured on a run's last checkpoint.
+"""What META-TARTAN's task weights respond to, measured on a run's last checkpoint (or, for a run
+that finished without one, its best model: body and end-task head, the auxiliary heads as initialised).
 
 For ``--batches`` paired draws it takes every task's body gradient on a training batch (as a
 step does) and the end-task's dev meta-gradient with the meta head fitted each way META-TARTAN
@@ -27,9 +28,14 @@ from pathlib import Path
 
 import torch
 
+from tartan_fw.common.files import read_json
 from tartan_fw.common.from_config import build
+from tartan_fw.errors import TartanError
 from tartan_fw.experiment import read_run_config, training_loop
-from tartan_fw.training.checkpoint import TrainingCheckpoint, load_module_tensors, training_modules
+from tartan_fw.run_directory import RunDirectory
+from tartan_fw.training.checkpoint import (
+    TrainingCheckpoint, load_end_task_model, load_module_tensors, training_modules,
+)
 from tartan_fw.training.trainer import StageLoop
 from tartan_fw.weighters import MetaWeighter, TaskGradient, Weighter, WeighterContext
 
@@ -55,6 +61,21 @@ def mean_and_error(values: list[float]) -> dict[str, float]:
     return {"mean": statistics.fmean(values), "se": statistics.stdev(values) / len(values) ** 0.5}
 
 
+def load_trained(loop: StageLoop, directory: Path) -> int:
+    """The last checkpoint into the loop's modules, else the best model a finished run kept; its step."""
+    files, checkpoint = RunDirectory(directory), TrainingCheckpoint(directory / "checkpoint")
+    if checkpoint.exists():
+        tensors, _ = checkpoint.load()
+        load_module_tensors(training_modules(loop.run.body, loop.tasks), tensors, checkpoint.directory)
+        return checkpoint.global_step()
+    if not files.best_model.exists():
+        raise TartanError(f"{directory}: neither a checkpoint/ nor a best model to measure; pass a run that "
+                          f"trained, or --at-init")
+    load_end_task_model(loop.run.body, loop.run.end_task.head, files.best_model)
+    metrics = read_json(files.metrics, "pass a finished run") if files.metrics.exists() else {}
+    return metrics.get("best_step") or 0
+
+
 def measure(directory: Path, batches: int, at_init: bool, sources: tuple[str, ...] = SOURCES) -> dict:
     config = read_run_config(directory)
     if "stages" in config:
@@ -62,12 +83,7 @@ def measure(directory: Path, batches: int, at_init: bool, sources: tuple[str, ..
     # The run's own loop, built as training builds it; the checkpoint (or the fresh model) replaces the body.
     loop = training_loop({**config, "init_from": None}, directory)
     run, tasks = loop.run, loop.tasks
-    step = 0
-    if not at_init:
-        checkpoint = TrainingCheckpoint(directory / "checkpoint")
-        tensors, _ = checkpoint.load()
-        load_module_tensors(training_modules(run.body, tasks), tensors, checkpoint.directory)
-        step = checkpoint.global_step()
+    step = 0 if at_init else load_trained(loop, directory)
     context = WeighterContext(run.body, loop.flat.parameters, run.end_task, run.device, run.autocast, run.seed)
     weighters = {source: meta_weighter(config, source) for source in sources}
     for weighter in weighters.values():
@@ -123,7 +139,10 @@ def main() -> None:
         parser.error(f"--sources: unknown {', '.join(unknown)} (choose from {', '.join(SOURCES)})")
     if args.threads:
         torch.set_num_threads(args.threads)
-    result = measure(args.run_dir, args.batches, args.at_init, sources)
+    try:
+        result = measure(args.run_dir, args.batches, args.at_init, sources)
+    except TartanError as err:
+        raise SystemExit(f"error: {err}") from None
     where = "at initialisation" if args.at_init else f"at step {result['step']}"
     print(f"{args.run_dir} {where}: cosine with the dev meta-gradient, mean ± s.e. over {args.batches} paired draws")
     print(f"{'phi* fitted on':14s} " + " ".join(f"{name:>16s}" for name in result["tasks"]))

@@ -1,6 +1,6 @@
-// MT-TARTAN: the end-task and TAPT under uniform weights on chemprot, CPU-sized: a small from-scratch encoder (lib/cpu_comparison.libsonnet).
+// MT-TARTAN: the end-task and TAPT under uniform weights on chemprot, CPU-sized: a small from-scratch encoder (tartan_fw/cpu_comparison.libsonnet).
 // Ext-vars: steps (default 400).
-local comparison = import '../lib/cpu_comparison.libsonnet';
-local ext = import '../lib/ext.libsonnet';
+local comparison = import 'tartan_fw/cpu_comparison.libsonnet';
+local ext = import 'tartan_fw/ext.libsonnet';
 
 comparison('chemprot', 'mt', steps=ext.number('steps', 400))

@@ -1,6 +1,6 @@
-// TAPT (masked-LM pretraining on the task's text), then fine-tuning on chemprot, CPU-sized: a small from-scratch encoder (lib/cpu_comparison.libsonnet).
+// TAPT (masked-LM pretraining on the task's text), then fine-tuning on chemprot, CPU-sized: a small from-scratch encoder (tartan_fw/cpu_comparison.libsonnet).
 // Ext-vars: steps (default 400).
-local comparison = import '../lib/cpu_comparison.libsonnet';
-local ext = import '../lib/ext.libsonnet';
+local comparison = import 'tartan_fw/cpu_comparison.libsonnet';
+local ext = import 'tartan_fw/ext.libsonnet';
 
 comparison('chemprot', 'tapt', steps=ext.number('steps', 400))

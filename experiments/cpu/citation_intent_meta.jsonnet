@@ -1,6 +1,6 @@
-// META-TARTAN: the end-task and TAPT under meta-learned weights on citation_intent, CPU-sized: a small from-scratch encoder (lib/cpu_comparison.libsonnet).
+// META-TARTAN: the end-task and TAPT under meta-learned weights on citation_intent, CPU-sized: a small from-scratch encoder (tartan_fw/cpu_comparison.libsonnet).
 // Ext-vars: steps (default 400), weight_lr (default 0.1, lib.cpu_meta_weighter).
-local comparison = import '../lib/cpu_comparison.libsonnet';
-local ext = import '../lib/ext.libsonnet';
+local comparison = import 'tartan_fw/cpu_comparison.libsonnet';
+local ext = import 'tartan_fw/ext.libsonnet';
 
 comparison('citation_intent', 'meta', steps=ext.number('steps', 400), meta=ext.given(['weight_lr']))

@@ -1,5 +1,5 @@
-// finetune on sciie under the paper's protocol at CPU size (lib/protocol.libsonnet says what follows the
+// finetune on sciie under the paper's protocol at CPU size (tartan_fw/protocol.libsonnet says what follows the
 // released code and where it departs). Ext-vars: model (default all-MiniLM-L6-v2).
-local ext = import '../lib/ext.libsonnet';
+local ext = import 'tartan_fw/ext.libsonnet';
 
-(import '../lib/protocol.libsonnet')('sciie', 'finetune', ext.get('model', 'sentence-transformers/all-MiniLM-L6-v2'))
+(import 'tartan_fw/protocol.libsonnet')('sciie', 'finetune', ext.get('model', 'sentence-transformers/all-MiniLM-L6-v2'))

@@ -152,13 +152,13 @@ def data() -> None:
 
 
 def config_from_cli(config_file: str, ext_var: tuple[str, ...], override: tuple[str, ...],
-                     overrides: str | None, include: list[str]) -> tuple[dict, dict]:
+                     overrides: str | None, include: list[str], jpath: tuple[str, ...] = ()) -> tuple[dict, dict]:
     from tartan_fw.common.config import load_config, parse_assignment
     from tartan_fw.plugins import load_plugins
 
     ext_vars = dict(parse_assignment(item, "--ext-var") for item in ext_var)
     dotted = [parse_assignment(item, "-o") for item in override]
-    config = load_config(Path(config_file), ext_vars, overrides, dotted)
+    config = load_config(Path(config_file), ext_vars, overrides, dotted, [Path(folder) for folder in jpath])
     load_plugins([*include, *config.get("include", [])])
     return config, ext_vars
 
@@ -167,11 +167,14 @@ _override_options = [
     click.option("--ext-var", multiple=True, metavar="KEY=VALUE", help="A Jsonnet external variable (repeatable)."),
     click.option("-o", "--override", multiple=True, metavar="DOTTED.KEY=VALUE", help="Set one config value (repeatable)."),
     click.option("--overrides", metavar="JSON", help="A JSON object deep-merged into the config."),
+    click.option("--jpath", "-J", multiple=True, metavar="FOLDER",
+                 help="A folder of your own Jsonnet libraries to import from (repeatable; the shipped library is "
+                      "'tartan_fw/NAME.libsonnet').", type=click.Path(file_okay=False)),
 ]
 
 
 def override_options(command: Callable) -> Callable:
-    """``--ext-var``, ``-o`` and ``--overrides``: how a command changes the experiment file it reads."""
+    """``--ext-var``, ``-o``, ``--overrides`` and ``--jpath``: how a command changes the experiment file it reads."""
     for option in reversed(_override_options):
         command = option(command)
     return command

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 @click.pass_obj
 @fail_cleanly
 def check(obj: dict, target: str, as_json: bool, threshold: float, data_root: str | None, ext_var: tuple,
-          override: tuple, overrides: str | None) -> None:
+          override: tuple, overrides: str | None, jpath: tuple) -> None:
     """Report, for each split of an end-task and each corpus trained beside it: rows, exact duplicates, dev and
     test rows whose text is in train or in the corpus, near-duplicates of train, labels per split, dev and test
     labels train never has, and (given a CONFIG, with its tokenizer) the rows cut at max_length.
@@ -44,7 +44,7 @@ def check(obj: dict, target: str, as_json: bool, threshold: float, data_root: st
 
     data_progress(not as_json)
     reports = [check_data(item, threshold) for item in _targets(target, data_root, obj["include"], ext_var, override,
-                                                                 overrides)]
+                                                                 overrides, jpath)]
     if as_json:
         click.echo(json.dumps([report.to_dict() for report in reports], indent=2))
         return
@@ -57,7 +57,7 @@ def check(obj: dict, target: str, as_json: bool, threshold: float, data_root: st
 
 
 def _targets(name: str, data_root: str | None, include: list[str], ext_var: tuple, override: tuple,
-             overrides: str | None) -> list["CheckTarget"]:
+             overrides: str | None, jpath: tuple) -> list["CheckTarget"]:
     from tartan_fw.data.check import task_folder_target
     from tartan_fw.data.root import TASKS, DataRoot
 
@@ -65,7 +65,7 @@ def _targets(name: str, data_root: str | None, include: list[str], ext_var: tupl
     if name not in TASKS and Path(name).is_file():
         from tartan_fw.pipeline import check_targets, validate_config
 
-        config, _ = config_from_cli(name, ext_var, override, overrides, include)
+        config, _ = config_from_cli(name, ext_var, override, overrides, include, jpath)
         if data_root:
             config["data_root"] = data_root
         problems = validate_config(config)

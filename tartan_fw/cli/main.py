@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 @threads_option
 @click.pass_obj
 @fail_cleanly
-def run(obj: dict, config_file: str, ext_var: tuple, override: tuple, overrides: str | None, output: str | None,
+def run(obj: dict, config_file: str, ext_var: tuple, override: tuple, overrides: str | None, jpath: tuple,
+        output: str | None,
         seed: int | None, device: str, force: bool, resume: bool, quiet: bool, threads: int | None) -> None:
     """Train and evaluate an experiment or pipeline; writes the run directory and metrics.json.
 
@@ -47,7 +48,7 @@ def run(obj: dict, config_file: str, ext_var: tuple, override: tuple, overrides:
         raise TartanError("--force replaces the run directory and --resume continues it; pass one of them")
     use_threads(threads)
     data_progress(not quiet)
-    config, ext_vars = config_from_cli(config_file, ext_var, override, overrides, obj["include"])
+    config, ext_vars = config_from_cli(config_file, ext_var, override, overrides, obj["include"], jpath)
     if seed is not None:
         config["seed"] = seed
     directory = Path(output or Path("runs") / f"{Path(config_file).stem}-seed{config.get('seed', 0)}")
@@ -96,7 +97,7 @@ def _print_result(directory: Path, metrics: "RunMetrics", quiet: bool) -> None:
                    "components' resolved values (unique task names, a weight per task).")
 @click.pass_obj
 @fail_cleanly
-def validate(obj: dict, config_file: str, ext_var: tuple, override: tuple, overrides: str | None,
+def validate(obj: dict, config_file: str, ext_var: tuple, override: tuple, overrides: str | None, jpath: tuple,
              config_only: bool) -> None:
     """Check a config against the registry and the declared ranges, then the checks that need the components'
     resolved values, and that every data file it needs exists or can be derived (train.txt from train.jsonl)
@@ -104,7 +105,7 @@ def validate(obj: dict, config_file: str, ext_var: tuple, override: tuple, overr
     from tartan_fw.errors import ConfigurationError
     from tartan_fw.pipeline import data_problems, validate_config
 
-    config, _ = config_from_cli(config_file, ext_var, override, overrides, obj["include"])
+    config, _ = config_from_cli(config_file, ext_var, override, overrides, obj["include"], jpath)
     problems, cause = validate_config(config), None
     if not problems and not config_only:
         try:
@@ -187,7 +188,7 @@ def evaluate(obj: dict, run_dir: str, split: str, data_root: str | None, device:
 @click.pass_obj
 @fail_cleanly
 def fetch(obj: dict, targets: tuple[str, ...], target: str | None, ext_var: tuple, override: tuple,
-          overrides: str | None) -> None:
+          overrides: str | None, jpath: tuple) -> None:
     """Download and prepare data, so that runs after it need no network.
 
     A paper task (chemprot, citation_intent, sciie, hyperpartisan) is downloaded from the public release
@@ -210,7 +211,7 @@ def fetch(obj: dict, targets: tuple[str, ...], target: str | None, ext_var: tupl
             for path in fetch_task(name, root.path):
                 click.echo(str(path))
         elif Path(name).is_file():
-            config, _ = config_from_cli(name, ext_var, override, overrides, obj["include"])
+            config, _ = config_from_cli(name, ext_var, override, overrides, obj["include"], jpath)
             if target:
                 config["data_root"] = target
             problems = validate_config(config)

@@ -50,8 +50,8 @@ def slurm_options(command: Callable) -> Callable:
 @click.pass_context
 @fail_cleanly
 def sweep(context: click.Context, config_files: tuple[str, ...], ext_var: tuple, override: tuple,
-          overrides: str | None, seeds: str, output: str | None, device: str, launcher: str, jobs: int, wait: bool,
-          slurm_config: str | None, sbatch_flags: tuple[str, ...], **slurm: Any) -> None:
+          overrides: str | None, jpath: tuple, seeds: str, output: str | None, device: str, launcher: str,
+          jobs: int, wait: bool, slurm_config: str | None, sbatch_flags: tuple[str, ...], **slurm: Any) -> None:
     """Run each of CONFIG_FILES once per seed; a rerun skips finished seeds and resumes interrupted ones.
 
     Several experiment files make a grid (methods x seeds) whose sweep directories go to tartan-fw compare.
@@ -68,7 +68,7 @@ def sweep(context: click.Context, config_files: tuple[str, ...], ext_var: tuple,
     include = context.obj["include"]
     problems = []
     for config_file in config_files:
-        config, _ = config_from_cli(config_file, ext_var, override, overrides, include)
+        config, _ = config_from_cli(config_file, ext_var, override, overrides, include, jpath)
         problems += [f"{config_file}: {p}" for p in validate_config(config)]
     if problems:
         raise ConfigurationError(problems)
@@ -94,6 +94,7 @@ def sweep(context: click.Context, config_files: tuple[str, ...], ext_var: tuple,
                         "--threads", str(threads)]
             options += [item for value in ext_var for item in ("--ext-var", value)]
             options += [item for value in override for item in ("-o", value)]
+            options += [item for value in jpath for item in ("--jpath", value)]
             return options + (["--overrides", overrides] if overrides else [])
         return arguments
 
@@ -104,17 +105,21 @@ def sweep(context: click.Context, config_files: tuple[str, ...], ext_var: tuple,
         directory.mkdir(parents=True, exist_ok=True)
         write_json(SweepDirectory(directory).settings,
                    {"config": config_file, "ext_vars": list(ext_var), "overrides": list(override),
-                    "overrides_json": overrides, "seeds": chosen})
+                    "overrides_json": overrides, "jpath": list(jpath), "seeds": chosen})
         if done:
             console.print(f"{directory}: seeds {', '.join(map(str, done))} finished before; skipped")
 
+    def label(job: SeedJob) -> str:
+        return job.name if len(directories) > 1 else f"seed {job.seed}"
+
     def report(job: SeedJob, ok: bool, seconds: float) -> None:
         status = "[green]done[/]" if ok else f"[red]failed, see {job.log}[/]"
-        console.print(f"{job.name if len(directories) > 1 else f'seed {job.seed}'}: {status} in {seconds:.0f}s")
+        console.print(f"{label(job)}: {status} in {seconds:.0f}s")
 
     every_job = [job for directory in directories for job in pending[directory]]
     if settings is None:
-        codes = run_jobs(every_job, jobs, threads, lambda job, code, seconds: report(job, code == 0, seconds))
+        codes, holders = run_jobs(every_job, jobs, threads, lambda job, code, seconds: report(job, code == 0, seconds),
+                                  lambda job, pid: console.print(f"{label(job)}: being run by pid {pid}; not started here"))
         finished = {job: code == 0 for job, code in codes.items()}
     else:
         from tartan_fw.slurm import submit
@@ -130,11 +135,15 @@ def sweep(context: click.Context, config_files: tuple[str, ...], ext_var: tuple,
         if not wait:
             console.print(f"see where they stand with: tartan-fw status {' '.join(map(str, directories))}")
             return
-        finished = wait_for(ids, report)
+        finished, holders = wait_for(ids, report), {}
     failed = sorted(job.name for job, ok in finished.items() if not ok)
     if failed:
         raise TartanError(f"{', '.join(failed)} failed (logs: seed<N>.log beside each); fix the cause and rerun "
                           f"the same command to run only the unfinished seeds")
+    if holders:
+        raise TartanError(f"{', '.join(sorted(map(label, holders)))} are being run by other processes "
+                          f"(pids {', '.join(holders.values())}); rerun the same command once they end to see "
+                          f"every seed finished")
     for directory in directories:
         console.print(f"{directory}: {len(chosen)} seeds finished")
     if len(directories) > 1:

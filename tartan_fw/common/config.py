@@ -5,22 +5,35 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from tartan_fw.errors import ConfigurationError, TartanError
 
 
 EXT_VARS_CODE = "tartan_ext_vars"  # every --ext-var as one object, so libsonnet helpers can default
 
+# The shipped Jsonnet library, imported from any folder as 'tartan_fw/<name>.libsonnet': this folder is on
+# the search path and holds tartan_fw/ (package data, so a wheel ships it; experiments/ imports it so too).
+LIBRARY = Path(__file__).resolve().parents[1] / "jsonnet"
 
-def evaluate_jsonnet(path: Path, ext_vars: dict[str, str]) -> dict[str, Any]:
-    """Evaluate ``path``; ext-vars not given fall back to the defaults the file declares."""
+
+def evaluate_jsonnet(path: Path, ext_vars: dict[str, str], search_path: Sequence[Path] = ()) -> dict[str, Any]:
+    """Evaluate ``path``; ext-vars not given fall back to the defaults the file declares.
+
+    An import resolves beside the importing file, then in ``search_path`` (``--jpath``, the last
+    given first), then in the shipped library, as Jsonnet's own ``-J`` does.
+    """
     import _jsonnet
 
     if not path.exists():
         raise TartanError(f"{path}: no such experiment file")
+    for folder in search_path:
+        if not Path(folder).is_dir():
+            raise TartanError(f"--jpath {folder}: no such folder; name a folder that holds your .libsonnet files")
+    jpath = [str(LIBRARY), *(str(Path(folder).resolve()) for folder in search_path)]  # the right-most wins
     try:
-        text = _jsonnet.evaluate_file(str(path), ext_vars=ext_vars, ext_codes={EXT_VARS_CODE: json.dumps(ext_vars)})
+        text = _jsonnet.evaluate_file(str(path), jpathdir=jpath, ext_vars=ext_vars,
+                                      ext_codes={EXT_VARS_CODE: json.dumps(ext_vars)})
     except RuntimeError as err:
         raise TartanError(_one_line_jsonnet_error(str(err), path)) from err
     config = json.loads(text)
@@ -35,12 +48,15 @@ LOCATION = re.compile(r"([^\s()]+\.(?:jsonnet|libsonnet):[\d:()\-,]+)")
 def _one_line_jsonnet_error(message: str, path: Path) -> str:
     """The error's first line, located in the user's own file (at its line where the stack passes
     through it; Jsonnet's laziness often hides it), with the library line it failed in beside it: a
-    missing task key fails inside lib/*.libsonnet, but the mistake is where the task is written."""
+    missing task key fails inside the shipped tartan_fw/*.libsonnet, but the mistake is where the task is written."""
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
     first = lines[0] if lines else message
     frames = [match.group(1) for line in lines[1:] if (match := LOCATION.search(line))]
     first = re.sub(r"^(RUNTIME|STATIC) ERROR: ", "", first)
     hint = " (pass it with --ext-var KEY=VALUE)" if "undefined external variable" in first.lower() else ""
+    if "couldn't open import" in first:
+        hint = (" (imports are found beside the importing file, in each --jpath FOLDER, and in the shipped "
+                "library as 'tartan_fw/NAME.libsonnet')")
     if not frames:
         located = LOCATION.search(first)
         return f"{first}{hint}" if located else f"{path}: {first}{hint}"
@@ -121,9 +137,11 @@ def load_config(
     ext_vars: dict[str, str] | None = None,
     overrides_json: str | None = None,
     dotted: list[tuple[str, str]] = (),
+    search_path: Sequence[Path] = (),
 ) -> dict[str, Any]:
-    """The experiment as a plain dict: Jsonnet, then ``--overrides`` JSON, then ``-o`` settings."""
-    config = evaluate_jsonnet(path, ext_vars or {})
+    """The experiment as a plain dict: Jsonnet (imports also from ``search_path``), then ``--overrides``
+    JSON, then ``-o`` settings."""
+    config = evaluate_jsonnet(path, ext_vars or {}, search_path)
     if overrides_json:
         try:
             overrides = json.loads(overrides_json)

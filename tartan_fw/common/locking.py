@@ -31,6 +31,18 @@ def lock_folder(folder: Path) -> None:
             return
         os.close(_held.pop(folder))
     make_folder(folder)
+    descriptor = try_lock(path)
+    if isinstance(descriptor, str):
+        raise RunLocked(
+            f"{folder}: in use by another tartan-fw process (pid {descriptor}); wait for it to end or stop it, "
+            f"or choose another run directory with -s"
+        )
+    _held[folder] = descriptor
+
+
+def try_lock(path: Path) -> int | str:
+    """The descriptor now holding ``path``'s lock (the file then names this process; closing it releases
+    the lock), or, when another process holds it, that process's pid."""
     with storage_errors(path):
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT, file_mode())
     try:
@@ -38,11 +50,19 @@ def lock_folder(folder: Path) -> None:
     except BlockingIOError:
         holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "unknown"
         os.close(descriptor)
-        raise RunLocked(
-            f"{folder}: in use by another tartan-fw process (pid {holder}); wait for it to end or stop it, "
-            f"or choose another run directory with -s"
-        ) from None
+        return holder
     with storage_errors(path):
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
-    _held[folder] = descriptor
+    return descriptor
+
+
+def lock_holder(folder: Path) -> str | None:
+    """The pid of the process holding the folder's lock, None when no process does."""
+    if not (folder / LOCK_FILE).exists():
+        return None
+    descriptor = try_lock(folder / LOCK_FILE)
+    if isinstance(descriptor, str):
+        return descriptor
+    os.close(descriptor)
+    return None

@@ -18,6 +18,7 @@ from typing import Any, Iterator, Optional
 import torch
 import torch.distributed as dist
 
+from tartan_fw.common.processes import die_with_parent
 from tartan_fw.data.batching import Batch, batch_size, split_batch
 from tartan_fw.errors import TartanError
 
@@ -113,12 +114,14 @@ def data_parallel(device: torch.device) -> Iterator[DataParallel]:
     """Join the process group that ``torchrun`` describes in the environment, or run alone.
 
     ``torchrun`` sets ``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK``; each rank then uses GPU
-    ``LOCAL_RANK`` with NCCL, or the CPU with gloo.
+    ``LOCAL_RANK`` with NCCL, or the CPU with gloo. A rank ends with its launcher (``kill -9`` of
+    ``torchrun`` included) rather than train on as an orphan.
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size == 1:
         yield DataParallel(device=device)
         return
+    die_with_parent(os.getppid())
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     if device.type == "cuda":
         device = torch.device("cuda", local_rank)

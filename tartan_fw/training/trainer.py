@@ -255,6 +255,7 @@ class TartanTrainer(Trainer):
     def fit(self, run: Run) -> RunMetrics:
         checks = check_heads(run)
         progress = self.train_stages(run, checks)
+        journal.info("training done; evaluating the best model on dev and test")
         run.load_best()
         stages = progress.completed
         best = max((s for s in stages if s.best_dev_score is not None), key=lambda s: s.best_dev_score)

@@ -16,9 +16,14 @@ class ProgressLines(Callback):
     def on_train_begin(self, loop: Loop) -> None:
         state, schedule = loop.state, loop.stage.schedule
         self.started, self.first = time.perf_counter(), state.steps_done
+        tasks = loop.stage.tasks
+        if len(tasks) == 1:  # nothing to weigh: say what runs, not the weighter a one-task stage carries
+            alone = "the end-task %s alone (fine-tuning)" if tasks[0] is loop.run.end_task else "%s alone"
+            journal.info("stage %s: steps %d to %d; " + alone, state.stage, state.steps_done + 1, schedule.max_steps,
+                         tasks[0].name)
+            return
         journal.info("stage %s: steps %d to %d; tasks %s; weighter %s", state.stage, state.steps_done + 1,
-                     schedule.max_steps, ", ".join(task.name for task in loop.stage.tasks),
-                     type(loop.stage.weighter).__name__)
+                     schedule.max_steps, ", ".join(task.name for task in tasks), type(loop.stage.weighter).__name__)
 
     def on_evaluate(self, loop: Loop) -> None:
         result, state, metric = loop.last_evaluation, loop.state, loop.run.end_task.metric

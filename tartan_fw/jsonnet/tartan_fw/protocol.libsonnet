@@ -4,7 +4,7 @@
 // and early stopping on it; after multitask training the end-task alone is fine-tuned further and
 // whichever phase scored better on dev is kept (the trainer keeps the best dev checkpoint over both
 // stages); the fine-tune baseline with Gururangan et al. (2020)'s settings (lr 2e-5, batch 16,
-// 10 epochs, patience 3; lib/baselines.libsonnet); TAPT as masked-LM on the task's own text, then
+// 10 epochs, patience 3; baselines.libsonnet); TAPT as masked-LM on the task's own text, then
 // that fine-tuning; TAPT the only auxiliary data (Table 1). Departures, each for the CPU budget:
 //   model: all-MiniLM-L6-v2 (22M parameters; the only pretrained encoder installable offline here)
 //     instead of roberta-base. It ships no masked-LM head, so masked-LM heads are first fitted with
@@ -16,7 +16,7 @@
 //   multitask budget 10 epochs with patience 3 evaluations instead of 150 and 20;
 //   TAPT: 10 epochs of masked-LM at batch 16 (the masked-LM sequences MT-TARTAN sees in its 10
 //     epochs) instead of Gururangan et al.'s 100 epochs at batch 256.
-// Kept from the released code: body lr 1e-4, head lr 1e-3 (lib/paper.libsonnet), weight decay 0.1,
+// Kept from the released code: body lr 1e-4, head lr 1e-3 (paper.libsonnet), weight decay 0.1,
 // 6% warmup then linear decay, gradient clipping at 1.0; META-TARTAN's settings are the weighter's
 // defaults, which are the released script's (tartan_fw/weighters/meta.py), scoring 16 dev
 // examples, the end-task batch, as the released code scores as many as its end-task batch holds.

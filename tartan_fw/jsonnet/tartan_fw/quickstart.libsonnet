@@ -1,4 +1,4 @@
-// The quickstart recipe: the paper's protocol in miniature (lib/protocol.libsonnet has it at CPU
+// The quickstart recipe: the paper's protocol in miniature (protocol.libsonnet has it at CPU
 // size). MT-TARTAN with TAPT, masked-LM on the task's own training text (Table 1's setting: nothing
 // beyond the task's public data), uniform weights, selection on dev; then the end-task alone is
 // fine-tuned further and the better of the two phases on dev is kept. On a pretrained encoder by
