@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import List, Optional
+from typing import Optional
 
 from tartan_fw.common.constraints import NonNegativeFloat, PositiveFloat, PositiveInt, WarmupFraction
-from tartan_fw.common.from_config import Lazy
 from tartan_fw.errors import ConfigurationError
 from tartan_fw.models.heads import MaskedLMHead
 from tartan_fw.training.body_weights import save_body
-from tartan_fw.training.callbacks import Callback
 from tartan_fw.training.precision import Precision
 from tartan_fw.training.results import RunMetrics
 from tartan_fw.training.stage import Stage
 from tartan_fw.training.head_warmup import HeadCheck, check_heads, head_report
-from tartan_fw.training.trainer import CheckpointEvery, GradNorm, Run, TartanTrainer, Trainer, warmed_losses
+from tartan_fw.training.trainer import (
+    AddedCallbackList, CheckpointEvery, GradNorm, Run, TartanTrainer, Trainer, warmed_losses,
+)
 
 
 @Trainer.register("pretrain")
@@ -51,7 +51,7 @@ class PretrainTrainer(TartanTrainer):
         head_warmup_steps: Optional[PositiveInt] = 200,
         head_warmup_lr: PositiveFloat = 1e-3,
         precision: Precision = "auto",
-        callbacks: Optional[List[Lazy[Callback]]] = None,
+        callbacks: Optional[AddedCallbackList] = None,
     ) -> None:
         super().__init__(
             max_steps=max_steps, body_lr=lr, head_lr=lr, weight_decay=weight_decay, warmup_fraction=warmup_fraction,
