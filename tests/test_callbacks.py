@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import torch
 
-from tartan_fw.errors import ConfigurationError, TartanError
-from tartan_fw.experiment import run_experiment
+from tartan_fw.errors import TartanError
+from tartan_fw.runner import run_experiment
 from tartan_fw.pipeline import validate_config
 from tartan_fw.training import StageLoop
 from tartan_fw.training.callbacks import Callback, Loop
@@ -212,7 +212,7 @@ def test_added_callbacks_run_with_every_built_in(tiny: Any, tmp_path: Path, reco
 
 
 def test_the_interruption_message_says_what_was_written(tiny: Any, tmp_path: Path) -> None:
-    from tartan_fw.experiment import training_loop
+    from tartan_fw.runner import training_loop
 
     loop = training_loop(tiny(max_steps=4), tmp_path)
     loop.state.steps_done = 3

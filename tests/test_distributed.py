@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from tartan_fw.errors import TartanError
-from tartan_fw.experiment import run_experiment
+from tartan_fw.runner import run_experiment
 from tartan_fw.training.distributed import DataParallel
 from tartan_fw.training.trainer import StageLoop
 

@@ -112,7 +112,7 @@ def test_replacing_a_gradient_is_detected() -> None:
 
 
 def test_a_stage_starts_only_on_intact_buffers(tiny, tmp_path) -> None:
-    from tartan_fw.experiment import training_loop
+    from tartan_fw.runner import training_loop
 
     loop = training_loop(tiny(), tmp_path)
     loop.optimizer.zero_grad(set_to_none=True)
@@ -126,7 +126,7 @@ def test_no_parameters_is_an_error() -> None:
 
 
 def test_trainer_body_gradients_are_flat_views_after_a_step(tiny, tmp_path) -> None:
-    from tartan_fw.experiment import training_loop
+    from tartan_fw.runner import training_loop
 
     loop = training_loop(tiny(aux=("tapt",)), tmp_path)
     body, aux_tasks = loop.run.body, loop.run.aux_tasks

@@ -28,7 +28,8 @@ from pathlib import Path
 import torch
 
 from tartan_fw.common.from_config import build
-from tartan_fw.experiment import read_run_config, training_loop
+from tartan_fw.run_directory import read_run_config
+from tartan_fw.runner import training_loop
 from tartan_fw.training.checkpoint import TrainingCheckpoint, load_module_tensors, training_modules
 from tartan_fw.training.trainer import StageLoop
 from tartan_fw.weighters import MetaWeighter, TaskGradient, Weighter, WeighterContext
