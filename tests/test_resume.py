@@ -355,26 +355,3 @@ def test_sigkill_inside_a_checkpoint_write_resumes_bit_identically(
     resumed = resume_in_a_new_second(["resume", str(killed), "--device", "cpu", "--quiet"])
     assert resumed.exit_code == 0, resumed.output
     assert_same_run(killed, reference_dir)
-    sessions = json.loads((killed / "environment.json").read_text())
-    assert [session["event"] for session in sessions] == ["start", "resume"]
-    assert sessions[1]["libraries"]["torch"] == torch.__version__ and sessions[1]["threads"] == torch.get_num_threads()
-
-
-def as_written_before_formats(directory: Path) -> None:
-    """The pointer as tartan-fw wrote it before checkpoints recorded their format (they are format 1)."""
-    pointer = directory / TrainingCheckpoint.POINTER
-    written = json.loads(pointer.read_text())
-    assert written.pop("format") == TrainingCheckpoint.FORMAT == 1
-    pointer.write_text(json.dumps(written))
-
-
-def test_a_checkpoint_of_a_newer_format_is_refused_in_one_line(tmp_path: Path) -> None:
-    checkpoint_with(1.0, tmp_path, 2)
-    pointer = tmp_path / TrainingCheckpoint.POINTER
-    pointer.write_text(json.dumps({**json.loads(pointer.read_text()), "format": TrainingCheckpoint.FORMAT + 1}))
-    with pytest.raises(TartanError) as refused:
-        TrainingCheckpoint(tmp_path).check()
-    assert str(refused.value) == (
-        f"{pointer}: checkpoint format 2, but this tartan-fw reads format 1 and older; resume with the tartan-fw "
-        f"that wrote it (environment.json in the run directory names its version), or start the run again with "
-        f"tartan-fw run ... --force")

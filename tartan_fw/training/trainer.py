@@ -322,7 +322,7 @@ class TartanTrainer(Trainer):
 class StageLoop:
     """One training stage: the optimisation step, between the events its callbacks act on.
 
-    Build one with ``TartanTrainer.loop`` (or ``experiment.training_loop`` from a config).
+    Build one with ``TartanTrainer.loop`` (or ``runner.training_loop`` from a config).
     """
 
     def __init__(

@@ -38,7 +38,7 @@ class AddedCallbacks(Constraint):
         return None
 
 
-ADDED_CALLBACKS = AddedCallbacks(lambda value: True, "callbacks to add to the built-ins")
+ADDED_CALLBACKS = AddedCallbacks(lambda value: True, "none of the built-ins, each once")
 
 
 def stage_callbacks(added: list[Lazy[Callback]]) -> list[Lazy[Callback]]:
