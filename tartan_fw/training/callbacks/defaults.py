@@ -24,21 +24,26 @@ _LEGACY_NAMES = {"NonFiniteGuard": "nonfinite", "ScalarLogging": "scalars", "Eva
                  "Interruption": "interruption", "Checkpointing": "checkpointing"}
 
 
-class AddedCallbacks(Constraint):
+def added_callbacks_problem(value: list[Lazy[Callback]]) -> Optional[str]:
     """``trainer.callbacks``: each callback once (its checkpointed state is keyed by its name), none of the built-ins."""
+    names = [Callback.registered_name(lazy.cls) for lazy in value]
+    for index, name in enumerate(names):
+        if name in BUILT_IN_CALLBACKS:
+            return (f"entry {index}, '{name}', is built in and always runs, in this order: "
+                    f"{', '.join(BUILT_IN_CALLBACKS)} (added callbacks run before checkpointing); remove it")
+        if name in names[:index]:
+            return f"entry {index}, '{name}', is listed twice; each callback may appear once (its state is keyed by its name)"
+    return None
+
+
+class AddedCallbacks(Constraint):
+    """The declared constraint on ``trainer.callbacks``, whose message names the offending entry."""
 
     def problem(self, value: list[Lazy[Callback]]) -> Optional[str]:
-        names = [Callback.registered_name(lazy.cls) for lazy in value]
-        for index, name in enumerate(names):
-            if name in BUILT_IN_CALLBACKS:
-                return (f"entry {index}, '{name}', is built in and always runs, in this order: "
-                        f"{', '.join(BUILT_IN_CALLBACKS)} (added callbacks run before checkpointing); remove it")
-            if name in names[:index]:
-                return f"entry {index}, '{name}', is listed twice; each callback may appear once (its state is keyed by its name)"
-        return None
+        return added_callbacks_problem(value)
 
 
-ADDED_CALLBACKS = AddedCallbacks(lambda value: True, "none of the built-ins, each once")
+ADDED_CALLBACKS = AddedCallbacks(lambda value: added_callbacks_problem(value) is None, "none of the built-ins, each once")
 
 
 def stage_callbacks(added: list[Lazy[Callback]]) -> list[Lazy[Callback]]:
