@@ -34,10 +34,10 @@ from tartan_fw.data.prepare import DataNeed
 from tartan_fw.data.readers import Source
 from tartan_fw.data.root import DataRoot
 from tartan_fw.errors import ConfigurationError
-from tartan_fw.experiment import (
-    Experiment, check_run_directory, lock_run_directory, run_experiment, start_run_directory, write_json,
-)
-from tartan_fw.run_directory import RunDirectory, has_contents
+from tartan_fw.experiment import Experiment
+from tartan_fw.run_directory import RunDirectory
+from tartan_fw.run_lifecycle import RunLifecycle
+from tartan_fw.runner import run_experiment
 from tartan_fw.training.compute import total_compute
 from tartan_fw.training.distributed import data_parallel
 from tartan_fw.training.results import RunMetrics, StageSummary
@@ -168,15 +168,11 @@ def run_config(
     problems = validate_config(config)
     if problems:
         raise ConfigurationError(problems)
-    check_run_directory(config, directory, force, resume)
-    if has_contents(directory):
-        lock_run_directory(directory)
+    lifecycle = RunLifecycle(directory, config, force, resume, ext_vars)
+    lifecycle.check()
     with data_parallel(device) as parallel:
         if parallel.is_main:
-            lock_run_directory(directory)
-            check_run_directory(config, directory, force, resume)  # still true now that it is ours
-            if not resume:
-                start_run_directory(directory, config, ext_vars)
+            lifecycle.claim(parallel.device)
         parallel.barrier()
         files = RunDirectory(directory)
         summaries: list[StageSummary] = []
@@ -194,5 +190,5 @@ def run_config(
             previous = stage_files.root
         result = dataclasses.replace(metrics, pipeline=summaries, compute=total_compute([s.compute for s in summaries]))
         if parallel.is_main:
-            write_json(files.metrics, result.to_dict())
+            lifecycle.finish(result)
     return result

@@ -178,6 +178,8 @@ def family_page(base: type[Registrable]) -> str:
         lines.append(f"Without a `type`, `{base.default_implementation}` is used.")
     if injected:
         lines.append(f"Set by the framework at run time, never in the config: {', '.join(f'`{n}`' for n in injected)}.")
+    if hasattr(base, "reference_note"):
+        lines += ["", base.reference_note()]
     lines += ["", "| name | summary |", "|---|---|"]
     for name in base.list_available():
         summary = (description(base.by_name(name)).splitlines() or [""])[0]

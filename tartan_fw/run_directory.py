@@ -7,6 +7,8 @@
       ext_vars.json           the --ext-var values it was resolved with
       labels.json             the end-task's label names, in head order
       data_root.json          the data root the run read (absolute), where evaluate and resume read it again
+      environment.json        what made the run: tartan-fw version and git commit, library versions, device and
+                              threads, one entry for its start and one per resume (``environment.py``)
       model/                  the encoder's Hugging Face config and tokenizer, and body.json (max_length)
       best/model.safetensors  body and end-task head at the best dev score
       body.safetensors        the body a ``pretrain`` stage hands on (with its masked-LM head)
@@ -59,6 +61,10 @@ class RunDirectory:
     @property
     def data_root(self) -> Path:
         return self.root / "data_root.json"
+
+    @property
+    def environment(self) -> Path:
+        return self.root / "environment.json"
 
     @property
     def model_folder(self) -> Path:
@@ -183,7 +189,7 @@ def run_data_root(directory: Path, given: Optional[str], configured: Optional[st
 
 def _written_names() -> frozenset[str]:
     files = RunDirectory(Path())
-    paths = (files.config, files.ext_vars, files.labels, files.data_root, files.model_folder, files.best_model,
+    paths = (files.config, files.ext_vars, files.labels, files.data_root, files.environment, files.model_folder, files.best_model,
              files.pretrained_body, files.checkpoint, files.tensorboard, files.log, files.metrics)
     return frozenset({path.parts[0] for path in paths} | {LOCK_FILE})
 

@@ -165,7 +165,7 @@ def submit(jobs: list[SeedJob], sweep: Path, settings: SlurmSettings) -> dict[Se
 
     A seed whose earlier job is still queued or running is left to it.
     """
-    from tartan_fw.experiment import write_json
+    from tartan_fw.run_lifecycle import write_json
 
     submitit = import_submitit()
     files = SweepDirectory(sweep)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import torch
 
-from tartan_fw.experiment import training_loop
+from tartan_fw.runner import training_loop
 from tartan_fw.training import StageLoop
 from tartan_fw.weighters import Weighter
 

@@ -351,7 +351,7 @@ def run_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     from conftest import tiny_config, write_tiny_task
     from tartan_fw.errors import TrainingInterrupted
-    from tartan_fw.experiment import run_experiment
+    from tartan_fw.runner import run_experiment
     from tartan_fw.training.trainer import StageLoop
 
     root = tmp_path_factory.mktemp("runs")

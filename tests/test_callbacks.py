@@ -11,21 +11,20 @@ import pytest
 import torch
 from conftest import without_wall_time
 
-from tartan_fw.errors import ConfigurationError, TartanError
-from tartan_fw.experiment import run_experiment
+from tartan_fw.errors import TartanError
+from tartan_fw.runner import run_experiment
 from tartan_fw.pipeline import validate_config
 from tartan_fw.training import StageLoop
 from tartan_fw.training.callbacks import Callback, Loop
-from tartan_fw.training.callbacks.defaults import DEFAULT_CALLBACKS
+from tartan_fw.training.callbacks.defaults import BUILT_IN_CALLBACKS
 from tartan_fw.training.checkpoint import TrainingCheckpoint
 
 CPU = torch.device("cpu")
 
 
-def with_callbacks(config: dict[str, Any], *extra: dict[str, Any]) -> dict[str, Any]:
-    """``config`` with the built-ins and ``extra`` before checkpointing, which stays last."""
-    built_ins = [{"type": name} for name in DEFAULT_CALLBACKS]
-    config["trainer"]["callbacks"] = built_ins[:-1] + list(extra) + built_ins[-1:]
+def with_callbacks(config: dict[str, Any], *added: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with ``added`` callbacks, which run after the built-ins and before checkpointing."""
+    config["trainer"]["callbacks"] = list(added)
     return config
 
 
@@ -175,14 +174,66 @@ def test_a_callback_steers_the_loop_through_its_control(tiny: Any, tmp_path: Pat
     assert TrainingCheckpoint(tmp_path / "failed" / "checkpoint").global_step() == 2
 
 
-def test_callback_lists_are_checked_with_the_rest_of_the_config(tiny: Any) -> None:
-    repeated = with_callbacks(tiny(), {"type": "scalars"})
-    assert validate_config(repeated) == []  # validation builds nothing; building the trainer checks the list
-    with pytest.raises(ConfigurationError, match="trainer: callbacks: each callback may appear once .* scalars"):
-        from tartan_fw.common.from_config import build
-        from tartan_fw.experiment import Experiment
+def test_callback_lists_are_checked_by_validate(tiny: Any, registry: Any) -> None:
+    @Callback.register("noop")
+    class Noop(Callback):
+        pass
 
-        build(Experiment, repeated)
+    repeated = with_callbacks(tiny(), {"type": "noop"}, {"type": "noop"})
+    assert validate_config(repeated) == [
+        "trainer.callbacks: entry 1, 'noop', is listed twice; each callback may appear once (its state is keyed by "
+        "its name)"]
     typo = with_callbacks(tiny(), {"type": "evaluaton"})
-    assert any("trainer.callbacks[5].type: unknown callback 'evaluaton' (did you mean 'evaluation'?" in p
+    assert any("trainer.callbacks[0].type: unknown callback 'evaluaton' (did you mean 'evaluation'?" in p
                for p in validate_config(typo))
+
+
+@pytest.mark.parametrize("built_in", BUILT_IN_CALLBACKS)
+def test_no_config_can_drop_or_reorder_a_built_in_callback(tiny: Any, built_in: str) -> None:
+    """Model selection and resumability live in built-in callbacks: listing one (as a list that replaced them
+    once had to) is refused by validate, so a config can neither lose them nor run checkpointing early."""
+    problems = validate_config(with_callbacks(tiny(), {"type": built_in}))
+    assert problems == [f"trainer.callbacks: entry 0, '{built_in}', is built in and always runs, in this order: "
+                        f"{', '.join(BUILT_IN_CALLBACKS)} (added callbacks run before checkpointing); remove it"]
+
+
+def test_added_callbacks_run_with_every_built_in(tiny: Any, tmp_path: Path, recorder: list) -> None:
+    config = with_callbacks(tiny(max_steps=2, eval_every=2), {"type": "recorder"})
+    run_experiment(config, tmp_path / "run", CPU, show_progress=False)
+    assert (tmp_path / "run" / "best" / "model.safetensors").exists()  # evaluation kept the best model
+    assert ("evaluate", "dev", 2) in [e[:3] for e in recorder]
+
+
+def test_the_interruption_message_says_what_was_written(tiny: Any, tmp_path: Path) -> None:
+    from tartan_fw.runner import training_loop
+
+    loop = training_loop(tiny(max_steps=4), tmp_path)
+    loop.state.steps_done = 3
+    assert "no checkpoint was written, so a resume starts the run from the beginning" in str(loop._interrupted(2))
+    loop.run.checkpoint.save(*loop.checkpoint_state(), 2)
+    assert (f"stopped after step 3 (multitask); the last checkpoint, in {tmp_path / 'checkpoint'}, is of step 2, "
+            f"so a resume redoes the steps after it; continue with: tartan-fw resume {tmp_path}") in str(loop._interrupted(2))
+    loop.run.checkpoint.save(*loop.checkpoint_state(), 3)
+    assert f"SIGINT received: stopped after step 3 (multitask) with a checkpoint in {tmp_path / 'checkpoint'};" in str(
+        loop._interrupted(2))
+
+
+@pytest.mark.parametrize("how", ["set_to_none", "replaced"])
+def test_a_callback_that_detaches_gradients_from_the_buffers_fails_the_run(
+    tiny: Any, tmp_path: Path, registry: Any, how: str
+) -> None:
+    @Callback.register("detacher")
+    class Detacher(Callback):
+        def on_step_end(self, loop: Loop) -> None:
+            if how == "set_to_none":
+                loop.optimizer.zero_grad(set_to_none=True)
+            else:
+                head = loop.run.end_task.head
+                parameter = next(head.parameters())
+                parameter.grad = torch.zeros_like(parameter)
+
+    config = with_callbacks(tiny(max_steps=3, checkpoint_every=1), {"type": "detacher"})
+    with pytest.raises(TartanError, match=r"^callback 'detacher' \(on_step_end, step 1\): a parameter's gradient or "
+                                          r"data is no longer the trainer's buffer"):
+        run_experiment(config, tmp_path / "run", CPU, show_progress=False)
+    assert not (tmp_path / "run" / "checkpoint").exists()  # the step's checkpoint never held the damage

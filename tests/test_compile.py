@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import torch
 
-from tartan_fw.experiment import run_experiment
+from tartan_fw.runner import run_experiment
 from tartan_fw.training.checkpoint import TrainingCheckpoint
 
 

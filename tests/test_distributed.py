@@ -14,7 +14,7 @@ import torch
 from conftest import slurm_cluster_up
 
 from tartan_fw.errors import TartanError
-from tartan_fw.experiment import run_experiment
+from tartan_fw.runner import run_experiment
 from tartan_fw.training.distributed import DataParallel
 from tartan_fw.training.trainer import StageLoop
 

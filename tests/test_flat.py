@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from tartan_fw.errors import TartanError
 from tartan_fw.training.flat import FlatParameters, unique_parameters
 
 
@@ -103,11 +104,20 @@ def test_replacing_a_gradient_is_detected() -> None:
     flat = FlatParameters(unique_parameters(model))
     optimizer = torch.optim.SGD(unique_parameters(model), lr=0.1)
     optimizer.zero_grad(set_to_none=True)
-    with pytest.raises(RuntimeError, match="set_to_none"):
-        flat.check_views()
+    with pytest.raises(TartanError, match="^here: .* set to None as zero_grad"):
+        flat.check_views("here")
     loss_of(model, 0).backward()
-    with pytest.raises(RuntimeError, match="left the flat buffer"):
+    with pytest.raises(TartanError, match="no longer the trainer's buffer"):
         flat.check_views()
+
+
+def test_a_stage_starts_only_on_intact_buffers(tiny, tmp_path) -> None:
+    from tartan_fw.runner import training_loop
+
+    loop = training_loop(tiny(), tmp_path)
+    loop.optimizer.zero_grad(set_to_none=True)
+    with pytest.raises(TartanError, match="^stage multitask, at its start: a parameter's gradient"):
+        loop.train()
 
 
 def test_no_parameters_is_an_error() -> None:
@@ -116,7 +126,7 @@ def test_no_parameters_is_an_error() -> None:
 
 
 def test_trainer_body_gradients_are_flat_views_after_a_step(tiny, tmp_path) -> None:
-    from tartan_fw.experiment import training_loop
+    from tartan_fw.runner import training_loop
 
     loop = training_loop(tiny(aux=("tapt",)), tmp_path)
     body, aux_tasks = loop.run.body, loop.run.aux_tasks

@@ -21,7 +21,7 @@ from torch import nn
 
 from tartan_fw.common.from_config import build
 from tartan_fw.errors import ConfigurationError
-from tartan_fw.experiment import run_experiment, training_loop
+from tartan_fw.runner import run_experiment, training_loop
 from tartan_fw.training.checkpoint import TrainingCheckpoint
 from tartan_fw.training import StageLoop
 from tartan_fw.weighters import AllGradientsWeighter, TaskGradient, Weighter, WeighterContext

@@ -16,7 +16,7 @@ from test_resume import after_step, resume_in_a_new_second, without_wall_time
 
 from tartan_fw.data.root import DataRoot
 from tartan_fw.errors import TrainingInterrupted
-from tartan_fw.experiment import run_experiment, training_loop
+from tartan_fw.runner import run_experiment, training_loop
 from tartan_fw.tasks import MaskedLMTask
 from tartan_fw.training.head_warmup import HeadCheck, warmup_stage
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import torch
 
-from tartan_fw.experiment import run_experiment
+from tartan_fw.runner import run_experiment
 
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "meta_signal.py"
 
@@ -57,7 +57,7 @@ def test_first_draw_at_initialisation_reproduces_the_cosines_of_step_one(tmp_pat
 
 def test_task_gradients_are_the_trainers_own(tmp_path: Path, tiny: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The tool takes each task's gradient by the trainer's code path, gradient accumulation included, bit for bit."""
-    from tartan_fw.experiment import training_loop
+    from tartan_fw.runner import training_loop
 
     config = tiny(max_steps=3, accumulation_steps=2)
     trained = training_loop(config, tmp_path / "trained")

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from tartan_fw.errors import ConfigurationError
-from tartan_fw.experiment import training_loop
+from tartan_fw.runner import training_loop
 from tartan_fw.training import StageLoop
 from tartan_fw.weighters import MetaWeighter, TaskGradient, WeighterContext
 from tartan_fw.weighters.meta import MetaHeadFitter

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from tartan_fw.data.root import DataRoot
 from tartan_fw.errors import TartanError
-from tartan_fw.experiment import run_experiment, training_loop
+from tartan_fw.runner import run_experiment, training_loop
 from tartan_fw.models.bodies import Body
 from tartan_fw.tasks import AuxTask, MaskedLMTask
 from tartan_fw.training import StageLoop

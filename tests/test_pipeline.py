@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 
 import tartan_fw.experiment as experiment_module
 from tartan_fw.cli.main import cli
+from tartan_fw.common.from_config import build
 from tartan_fw.errors import ConfigurationError, TartanError
 from tartan_fw.pipeline import run_config, stage_configs, validate_config
 from tartan_fw.run_directory import check_replaceable
@@ -68,7 +69,7 @@ def test_finetune_stage_starts_from_the_pretrained_body(tmp_path: Path, tiny, lo
         assert torch.equal(value, saved[f"body.{name}"]), name
 
     # Pretraining changed the body: the hand-off is not a no-op.
-    fresh = experiment_module.build(experiment_module.Experiment, stage_configs(config)[0][1])
+    fresh = build(experiment_module.Experiment, stage_configs(config)[0][1])
     body, _, _ = experiment_module.prepare(fresh, torch.device("cpu"), with_aux=False)
     assert any(not torch.equal(v, loaded[k]) for k, v in body.state_dict().items())
 

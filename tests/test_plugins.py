@@ -214,7 +214,7 @@ def test_callback_tutorial_logs_each_class_f1_at_every_evaluation(project: Path,
         assert macro.value == pytest.approx(sum(logged[index].value for logged in per_class.values()) / len(labels))
 
     # The best checkpoint's dev predictions give the scores logged at its step.
-    from tartan_fw.experiment import load_run
+    from tartan_fw.runner import load_run
 
     best_step = json.loads((out / "metrics.json").read_text())["best_step"]
     evaluation = load_run(out, torch.device("cpu")).evaluate("dev")

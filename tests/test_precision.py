@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import torch
 
-from tartan_fw.experiment import run_experiment, training_loop
+from tartan_fw.runner import run_experiment, training_loop
 from tartan_fw.training import precision as precision_module
 from tartan_fw.training.precision import resolve_precision
 

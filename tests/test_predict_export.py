@@ -34,7 +34,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_exported_model_loaded_with_the_documented_lines_matches_evaluate(
     trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tartan_fw.experiment import load_run
+    from tartan_fw.runner import load_run
     from tartan_fw.training.metrics import classification_metrics
 
     monkeypatch.setenv("TARTAN_CACHE", str(trained.parent / "cache"))

@@ -8,7 +8,8 @@ from typing import Any
 import torch
 
 from tartan_fw.common.from_config import build
-from tartan_fw.experiment import Experiment, prepare, training_loop
+from tartan_fw.experiment import Experiment, prepare
+from tartan_fw.runner import training_loop
 from tartan_fw.tasks import AuxTask
 
 CPU = torch.device("cpu")

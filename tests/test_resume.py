@@ -18,7 +18,8 @@ from safetensors.torch import load_file
 
 from tartan_fw.cli.main import cli
 from tartan_fw.errors import StorageError, TartanError, TrainingInterrupted
-from tartan_fw.experiment import check_resumable, run_experiment
+from tartan_fw.run_lifecycle import check_resumable
+from tartan_fw.runner import run_experiment
 from tartan_fw.training import checkpoint as checkpoint_module
 from tartan_fw.training.checkpoint import TrainingCheckpoint
 from tartan_fw.training.trainer import StageLoop
@@ -154,12 +155,36 @@ def test_a_killed_run_resumes_from_its_last_periodic_checkpoint(
     with pytest.raises(RuntimeError, match="killed"):
         run_experiment(config, killed, CPU, show_progress=False)
     assert TrainingCheckpoint(killed / "checkpoint").global_step() == 2
+    as_written_before_formats(killed / "checkpoint")
 
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
     resumed = resume_in_a_new_second(["run", str(config_file), "-s", str(killed), "--resume", "--device", "cpu", "--quiet"])
     assert resumed.exit_code == 0, resumed.output
     assert_same_run(killed, reference_dir)
+    sessions = json.loads((killed / "environment.json").read_text())
+    assert [session["event"] for session in sessions] == ["start", "resume"]
+    assert sessions[1]["libraries"]["torch"] == torch.__version__ and sessions[1]["threads"] == torch.get_num_threads()
+
+
+def as_written_before_formats(directory: Path) -> None:
+    """The pointer as tartan-fw wrote it before checkpoints recorded their format (they are format 1)."""
+    pointer = directory / TrainingCheckpoint.POINTER
+    written = json.loads(pointer.read_text())
+    assert written.pop("format") == TrainingCheckpoint.FORMAT == 1
+    pointer.write_text(json.dumps(written))
+
+
+def test_a_checkpoint_of_a_newer_format_is_refused_in_one_line(tmp_path: Path) -> None:
+    checkpoint_with(1.0, tmp_path, 2)
+    pointer = tmp_path / TrainingCheckpoint.POINTER
+    pointer.write_text(json.dumps({**json.loads(pointer.read_text()), "format": TrainingCheckpoint.FORMAT + 1}))
+    with pytest.raises(TartanError) as refused:
+        TrainingCheckpoint(tmp_path).check()
+    assert str(refused.value) == (
+        f"{pointer}: checkpoint format 2, but this tartan-fw reads format 1 and older; resume with the tartan-fw "
+        f"that wrote it (environment.json in the run directory names its version), or start the run again with "
+        f"tartan-fw run ... --force")
 
 
 def test_resume_refuses_finished_runs_changed_configs_and_missing_runs(tmp_path: Path, tiny: Any) -> None:

@@ -138,7 +138,7 @@ def experiment_config(args: argparse.Namespace, case: Case, data_root: Path) -> 
 
 def build_loop(args: argparse.Namespace, case: Case, data_root: Path, device: torch.device) -> Any:
     """The stage loop of ``case``'s experiment, training the tasks the case names."""
-    from tartan_fw.experiment import training_loop
+    from tartan_fw.runner import training_loop
     from tartan_fw.training.head_warmup import first_training_stage
     from tartan_fw.training.stage import Stage
 

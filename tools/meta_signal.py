@@ -31,8 +31,8 @@ import torch
 from tartan_fw.common.files import read_json
 from tartan_fw.common.from_config import build
 from tartan_fw.errors import TartanError
-from tartan_fw.experiment import read_run_config, training_loop
-from tartan_fw.run_directory import RunDirectory
+from tartan_fw.run_directory import RunDirectory, read_run_config
+from tartan_fw.runner import training_loop
 from tartan_fw.training.checkpoint import (
     TrainingCheckpoint, load_end_task_model, load_module_tensors, training_modules,
 )

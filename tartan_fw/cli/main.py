@@ -168,7 +168,8 @@ def list_components(obj: dict, family: str | None) -> None:
 def evaluate(obj: dict, run_dir: str, split: str, data_root: str | None, device: str) -> None:
     """Reload a run's best checkpoint and recompute the end-task metrics on its data, from any folder or shell:
     on every row of the split, and under ``<split>_unseen`` on the rows whose text is not in train."""
-    from tartan_fw.experiment import load_run, resolve_device
+    from tartan_fw.experiment import resolve_device
+    from tartan_fw.runner import load_run
 
     data_progress(True)
     run = load_run(Path(run_dir), resolve_device(device), obj["include"], data_root)

@@ -60,7 +60,7 @@ def sweep(context: click.Context, config_files: tuple[str, ...], ext_var: tuple,
 
     from tartan_fw.common.threads import thread_budget
     from tartan_fw.errors import ConfigurationError, TartanError
-    from tartan_fw.experiment import write_json
+    from tartan_fw.run_lifecycle import write_json
     from tartan_fw.pipeline import validate_config
     from tartan_fw.run_directory import SweepDirectory
     from tartan_fw.sweep import SeedJob, parse_seeds, pending_jobs, run_jobs, sweep_directories

@@ -106,6 +106,10 @@ class TrainingCheckpoint:
     STATE = "state.pt"
     POINTER = "latest"
     DAMAGED = "the checkpoint is damaged; restart the run with tartan-fw run ... --force"
+    # The layout of what a save writes, recorded in ``latest``. Raise it when a change would make an older
+    # tartan-fw misread the checkpoint, and teach ``load`` to convert the older format (or to refuse it in one
+    # line). Checkpoints written before the number was recorded are format 1.
+    FORMAT = 1
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -133,7 +137,8 @@ class TrainingCheckpoint:
             shutil.rmtree(partial, ignore_errors=True)
             raise
         fsync_folder(self.directory)
-        atomic_write_text(self.directory / self.POINTER, json.dumps({"folder": folder.name, "global_step": global_step}))
+        pointer = {"folder": folder.name, "global_step": global_step, "format": self.FORMAT}
+        atomic_write_text(self.directory / self.POINTER, json.dumps(pointer))
         for leftover in self.directory.iterdir():
             if leftover.name in (self.POINTER, folder.name):
                 continue
@@ -176,4 +181,11 @@ class TrainingCheckpoint:
                 and isinstance(pointer.get("global_step"), int) and "/" not in pointer["folder"]):
             raise TartanError(f"{path}: not a checkpoint pointer (expected {{\"folder\": ..., \"global_step\": ...}}); "
                               f"{self.DAMAGED}")
+        written = pointer.get("format", 1)
+        if not (isinstance(written, int) and 1 <= written <= self.FORMAT):
+            raise TartanError(
+                f"{path}: checkpoint format {written!r}, but this tartan-fw reads format {self.FORMAT} and older; resume "
+                f"with the tartan-fw that wrote it (environment.json in the run directory names its version), or "
+                f"start the run again with tartan-fw run ... --force"
+            )
         return pointer

@@ -23,13 +23,15 @@ from tartan_fw.models.bodies import Body
 from tartan_fw.run_directory import RunDirectory
 from tartan_fw.tasks import AuxTask, EndTask, Task
 from tartan_fw.training.callbacks import Callback, EvaluationResult, TrainerControl, TrainerState
-from tartan_fw.training.callbacks.defaults import default_callbacks, legacy_callback_state
+from tartan_fw.training.callbacks.defaults import (
+    ADDED_CALLBACKS, BUILT_IN_CALLBACKS, legacy_callback_state, stage_callbacks,
+)
 from tartan_fw.training.checkpoint import (
     TrainingCheckpoint, load_end_task_model, load_module_tensors, module_tensors, rng_state, set_rng_state,
     training_modules,
 )
 from tartan_fw.training.distributed import DataParallel
-from tartan_fw.training.flat import FlatParameters, unique_parameters
+from tartan_fw.training.flat import LEFT_THE_BUFFER, FlatParameters, unique_parameters
 from tartan_fw.training.head_warmup import HeadCheck, check_heads, head_report, warmup_stage
 from tartan_fw.training.logging import RunLogger, journal
 from tartan_fw.training.metrics import class_report, classification_metrics, majority_baseline
@@ -45,6 +47,8 @@ GradNorm = Annotated[float, positive(" (null: no clipping)")]
 Patience = Annotated[int, at_least(1, " (null: never stop early)")]
 # 0 would never checkpoint yet look like a setting; null checkpoints only when interrupted.
 CheckpointEvery = Annotated[int, at_least(1, " (null: only when interrupted)")]
+# Callbacks a config adds to the built-ins, which it can neither drop nor reorder (callbacks/defaults.py).
+AddedCallbackList = Annotated[List[Lazy[Callback]], ADDED_CALLBACKS]
 
 
 @dataclass
@@ -194,12 +198,11 @@ class TartanTrainer(Trainer):
         precision: what training, evaluation and META-TARTAN's dev passes compute in: ``bf16``
             autocast, ``fp32``, or ``auto`` (bf16 on CUDA and on CPUs with native bf16, else fp32).
             Weights, gradients, optimiser state and losses stay fp32 either way.
-        callbacks: the policy around the step, built afresh for each stage and called in this
-            order (``training/callbacks/base.py`` documents the events); null: the built-ins,
-            ``nonfinite``, ``scalars``, ``evaluation``, ``progress_lines``, ``interruption``,
-            ``checkpointing``, which
-            read the settings above. A list replaces them: keep ``checkpointing`` last, so the
-            checkpoint holds every other callback's state after the step.
+        callbacks: policy to add around the step (``training/callbacks/base.py`` documents the
+            events), built afresh for each stage and called in list order after the built-ins
+            (``tartan-fw list callback``; they read the settings above) and before
+            ``checkpointing``, so the checkpoint holds their state. The built-ins always run (they
+            select the model and keep the run resumable), so they may not be listed.
     """
 
     def __init__(
@@ -222,7 +225,7 @@ class TartanTrainer(Trainer):
         head_warmup_steps: Optional[PositiveInt] = 200,
         head_warmup_lr: PositiveFloat = 1e-3,
         precision: Precision = "auto",
-        callbacks: Optional[List[Lazy[Callback]]] = None,
+        callbacks: Optional[AddedCallbackList] = None,
     ) -> None:
         self.precision = precision
         self.head_warmup_steps, self.head_warmup_lr = head_warmup_steps, head_warmup_lr
@@ -230,12 +233,7 @@ class TartanTrainer(Trainer):
         self.settings = LoopSettings(weight_decay, max_grad_norm, accumulation_steps, log_every, checkpoint_every,
                                      max_nonfinite_steps, compile)
         self.finetune = finetune
-        self.callbacks = callbacks if callbacks is not None else default_callbacks()
-        names = [Callback.registered_name(lazy.cls) for lazy in self.callbacks]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"callbacks: each callback may appear once (its state is keyed by its name); "
-                             f"repeated: {', '.join(repeated)}")
+        self.callbacks = stage_callbacks(callbacks or [])
 
     def warmup_stages(self, run: Run, checks: Optional[list[HeadCheck]] = None) -> list[Stage]:
         """The head warm-up, when a masked-LM head starts untrained (``checks``: measured now when not given)."""
@@ -323,7 +321,7 @@ class TartanTrainer(Trainer):
 class StageLoop:
     """One training stage: the optimisation step, between the events its callbacks act on.
 
-    Build one with ``TartanTrainer.loop`` (or ``experiment.training_loop`` from a config).
+    Build one with ``TartanTrainer.loop`` (or ``runner.training_loop`` from a config).
     """
 
     def __init__(
@@ -437,6 +435,7 @@ class StageLoop:
         run.body.train()
         for task in self.tasks:
             task.head.train()
+        self.check_buffers(f"stage {self.name}, at its start")
         self._dispatch("on_train_begin")
         try:
             with _progress(run.show_progress, self.name, state.max_steps, state.steps_done) as advance:
@@ -468,10 +467,20 @@ class StageLoop:
         """``event`` to every callback in order; the control's error stops the event at the callback that set it."""
         for callback in self.callbacks:
             getattr(callback, event)(self)
+            if callback.name not in BUILT_IN_CALLBACKS:  # the built-ins never touch gradients
+                self.check_buffers(f"callback '{callback.name}' ({event}, step {self.global_step})")
             if self.control.error is not None:
                 raise self.control.error
             if self.control.should_stop_stage:
                 self.state.stopped_early = True
+
+    def check_buffers(self, where: str) -> None:
+        """Every body gradient still a view of the flat buffer, every head gradient still the tensor the step
+        zeroes in place (``flat.py``): ``where`` names the code that ran last, the likely culprit."""
+        self.flat.check_views(where)
+        head_parameters = (p for group in self.head_parameters for p in group)
+        if not all(p.grad is grad for p, grad in zip(head_parameters, self.head_grads)):
+            raise TartanError(f"{where}: {LEFT_THE_BUFFER}")
 
     def evaluate(self, split: str) -> EvaluationResult:
         """Evaluate the end-task on ``split`` and tell every callback (``on_evaluate``)."""
@@ -480,10 +489,18 @@ class StageLoop:
         return self.last_evaluation
 
     def _interrupted(self, number: int) -> TrainingInterrupted:
-        directory = self.run.directory
+        """Says what the disk holds now, not what should have been written."""
+        checkpoint, step = self.run.checkpoint, self.global_step
+        saved = checkpoint.global_step() if checkpoint.exists() else None
+        if saved == step:
+            written = f" with a checkpoint in {checkpoint.directory}"
+        elif saved is not None:
+            written = f"; the last checkpoint, in {checkpoint.directory}, is of step {saved}, so a resume redoes the steps after it"
+        else:
+            written = "; no checkpoint was written, so a resume starts the run from the beginning"
         return TrainingInterrupted(
-            f"{signal.Signals(number).name} received: stopped after step {self.global_step} ({self.name}) with a "
-            f"checkpoint in {self.run.files.checkpoint}; continue with: tartan-fw resume {directory}",
+            f"{signal.Signals(number).name} received: stopped after step {step} ({self.name}){written}; "
+            f"continue with: tartan-fw resume {self.run.directory}",
             number,
         )
 

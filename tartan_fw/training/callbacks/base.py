@@ -5,7 +5,8 @@ What changes the update (weighting, skipping a non-finite step) lives in the ste
 Trainer made familiar: a serialisable :class:`TrainerState`, a :class:`TrainerControl` of flags,
 and callbacks with one event signature, ``on_<event>(loop)``.
 
-Events, in order (every callback in list order at each; ``trainer.callbacks`` sets the list):
+Events, in order (every callback in list order at each: the built-ins, with the callbacks
+``trainer.callbacks`` adds before ``checkpointing``; ``defaults.py``):
 
 1. ``on_train_begin``: a stage starts (after a resumed run's state is loaded).
 2. per step, after the optimisation step: ``on_step_end``. Then the loop reads the control:
@@ -132,6 +133,16 @@ class Callback(Registrable):
     """
 
     family: ClassVar[str] = "callback"
+
+    @staticmethod
+    def reference_note() -> str:
+        """For the generated reference page: which callbacks always run, in their order (from the code)."""
+        from tartan_fw.training.callbacks.defaults import BUILT_IN_CALLBACKS
+
+        names = ", ".join(f"`{name}`" for name in BUILT_IN_CALLBACKS)
+        return (f"Built in, run by every stage in this order: {names}. They select the model and keep the run "
+                f"resumable, so no config can drop or reorder them; `trainer.callbacks` adds callbacks, called "
+                f"after the built-ins and before `checkpointing`, so the checkpoint holds their state.")
 
     def on_train_begin(self, loop: Loop) -> None:
         pass
