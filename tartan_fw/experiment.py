@@ -202,7 +202,7 @@ def run_experiment(
             else:
                 start_run(directory, config, ext_vars, end_task, body)
         logger, handlers = RunLogger(), run_log_handlers(files.log, show_progress) if parallel.is_main else []
-        if parallel.is_main:
+        if parallel.is_main and "tensorboard" in experiment.trainer.report_to:
             checkpoint = TrainingCheckpoint(files.checkpoint)
             purge_step = (checkpoint.global_step() if checkpoint.exists() else 0) + 1 if resume else None
             logger = TensorBoardLogger(files.tensorboard, config, purge_step)
