@@ -17,6 +17,7 @@ from conftest import invoke, tiny_config, write_tiny_task
 from tartan_fw.errors import ConfigurationError
 from tartan_fw.training.callbacks import Callback
 from tartan_fw.training.trackers import Tracker
+from tartan_fw.training.trackers.base import final_metrics
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -82,22 +83,30 @@ def wandb_records(path: Path) -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def tracked(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     """One tiny run reporting to TensorBoard, MLflow (a local file store), W&B (offline) and a plugin's tracker."""
+    from tartan_fw import plugins
+    from tartan_fw.common import registrable
+
     folder = tmp_path_factory.mktemp("tracked")
     write_tiny_task(folder / "data")
-    Callback.register("recording", exist_ok=True)(Recording)
-    Recording.calls.clear()
     config = folder / "tiny.json"
     config.write_text(json.dumps(tiny_config(folder / "data", aux=("tapt",), max_steps=4, eval_every=2,
                                              report_to=["tensorboard", "mlflow", "wandb", "recording"])))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TARTAN_CACHE", str(folder / "cache"))
-        patch.setenv("MLFLOW_TRACKING_URI", (folder / "mlruns").as_uri())
-        patch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 keeps the file store in maintenance mode
-        patch.setenv("WANDB_MODE", "offline")
-        patch.setenv("WANDB_DIR", str(folder))
-        patch.setenv("WANDB_SILENT", "true")
-        result = invoke("run", str(config), "-s", str(folder / "run"), "--device", "cpu", "--quiet")
-        assert result.exit_code == 0, result.output
+    plugins.load_builtins()
+    saved = registrable.snapshot()  # the registry fixture's isolation, for the module
+    Callback.register("recording")(Recording)
+    Recording.calls.clear()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("TARTAN_CACHE", str(folder / "cache"))
+            patch.setenv("MLFLOW_TRACKING_URI", (folder / "mlruns").as_uri())
+            patch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 keeps the file store in maintenance mode
+            patch.setenv("WANDB_MODE", "offline")
+            patch.setenv("WANDB_DIR", str(folder))
+            patch.setenv("WANDB_SILENT", "true")
+            result = invoke("run", str(config), "-s", str(folder / "run"), "--device", "cpu", "--quiet")
+            assert result.exit_code == 0, result.output
+    finally:
+        registrable.restore(saved)
     return SimpleNamespace(folder=folder, run=folder / "run", calls=list(Recording.calls),
                            tensorboard=tensorboard_scalars(folder / "run" / "tensorboard"))
 
@@ -115,9 +124,10 @@ def test_mlflow_holds_tensorboard_scalars_the_config_and_the_final_metrics(
     metrics = json.loads((tracked.run / "metrics.json").read_text())
     assert run.data.metrics["test/macro_f1"] == pytest.approx(metrics["test"]["macro_f1"])
     assert run.data.metrics["best_dev/macro_f1"] == pytest.approx(metrics["best_dev"]["macro_f1"])
-    final = {key for key in run.data.metrics if key.split("/")[0] in ("test", "best_dev", "best_step", "steps",
-                                                                          "wall_time_s")}
-    assert set(run.data.metrics) - final == set(tracked.tensorboard)
+    final = final_metrics(metrics)
+    assert {"test/macro_f1", "best_dev/macro_f1", "best_step", "steps"} <= set(final)
+    assert set(run.data.metrics) == set(final) | set(tracked.tensorboard)
+    assert {key: run.data.metrics[key] for key in final} == pytest.approx(final)
     for tag, points in tracked.tensorboard.items():
         history = [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, tag)]
         assert history == [(step, pytest.approx(value)) for step, value in points], tag
@@ -142,6 +152,7 @@ def test_wandb_offline_run_holds_tensorboard_scalars_the_config_and_the_final_me
     assert config["trainer.max_steps"] == 4 and config["aux_tasks.0.name"] == "tapt"
     metrics = json.loads((tracked.run / "metrics.json").read_text())
     assert summary["test/macro_f1"] == pytest.approx(metrics["test"]["macro_f1"])
+    assert {key: summary[key] for key in final_metrics(metrics)} == pytest.approx(final_metrics(metrics))
     assert set(history) == set(tracked.tensorboard)
     for tag, points in tracked.tensorboard.items():
         assert history[tag] == [(step, pytest.approx(value)) for step, value in points], tag
@@ -160,7 +171,7 @@ def test_a_plugin_tracker_gets_the_contract_in_order(tracked: SimpleNamespace) -
     assert logged == {tag: [(s, pytest.approx(v)) for s, v in points] for tag, points in tracked.tensorboard.items()}
 
 
-def test_only_rank_zero_reports() -> None:
+def test_only_rank_zero_reports() -> None:  # a data-parallel run's other ranks open no tracker run
     from tartan_fw.training.distributed import DataParallel
 
     tracker = Recording()
