@@ -73,6 +73,7 @@ def run_experiment(
         if parallel.is_main:
             lifecycle.claim(parallel.device, start)
             lifecycle.open_log()
+        if parallel.is_main and "tensorboard" in experiment.trainer.report_to:
             checkpoint = TrainingCheckpoint(files.checkpoint)
             purge_step = (checkpoint.global_step() if checkpoint.exists() else 0) + 1 if resume else None
             logger = TensorBoardLogger(files.tensorboard, config, purge_step)

@@ -10,13 +10,14 @@ pretrained checkpoint is downloaded only to be overwritten by the run's own weig
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import torch
 
@@ -58,6 +59,10 @@ class SavedEncoderBody(TextBody):
         self._adopt(model, tokenizer, head_pretrained=False)
 
 
+# Batches predicted together: sorting that many texts by length keeps padding small, as sorting them all would.
+PREDICTION_CHUNK = 64
+
+
 @dataclass
 class TrainedModel:
     """The body, the end-task head and the label names of a run's best checkpoint, in eval mode."""
@@ -83,6 +88,19 @@ class TrainedModel:
             rows[batch["index"]] = logits.softmax(-1).cpu()
             advance(len(batch["index"]))
         return rows
+
+    def predictions(self, records: Iterable[dict[str, Any]], batch_size: int,
+                    advance: Callable[[int], None] = lambda n: None) -> Iterator[dict[str, Any]]:
+        """Each record (with its ``text``) plus ``prediction`` and ``probabilities`` (label to probability), in
+        input order, read and predicted ``PREDICTION_CHUNK`` batches at a time: memory stays flat however
+        long the input, and the first predictions are out before the last records are read."""
+        chunk_size = batch_size * PREDICTION_CHUNK
+        remaining = iter(records)
+        while chunk := list(itertools.islice(remaining, chunk_size)):
+            rows = self.probabilities([record["text"] for record in chunk], batch_size, advance).tolist()
+            for record, row in zip(chunk, rows):
+                best = max(range(len(row)), key=row.__getitem__)
+                yield {**record, "prediction": self.labels[best], "probabilities": dict(zip(self.labels, row))}
 
 
 def load_trained_model(directory: Path, device: torch.device, include: Iterable[str] = ()) -> TrainedModel:

@@ -132,3 +132,74 @@ def test_export_refuses_a_non_empty_folder_and_a_non_run(trained: Path, tmp_path
     result = invoke("export", str(tmp_path), str(tmp_path / "out"))
     assert result.exit_code == 2 and "not a run directory" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_streamed_predictions_equal_the_input_predicted_at_once(
+    trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tartan_fw.trained import load_trained_model
+
+    monkeypatch.setattr("tartan_fw.trained.PREDICTION_CHUNK", 2)  # 40 texts in batches of 3: seven chunks
+    test_file = trained.parent / "data" / "tiny" / "test.jsonl"
+    output = tmp_path / "predicted.jsonl"
+    result = invoke("predict", str(trained), str(test_file), "-o", str(output), "--batch-size", "3", "--quiet")
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in test_file.read_text().splitlines()]
+    model = load_trained_model(trained, torch.device("cpu"))
+    whole = model.probabilities([r["text"] for r in records], len(records)).tolist()
+    lines = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [{k: v for k, v in line.items() if k not in ("prediction", "probabilities")} for line in lines] == records
+    for line, row in zip(lines, whole):
+        assert list(line["probabilities"].values()) == pytest.approx(row, abs=1e-6)
+        assert line["prediction"] == model.labels[row.index(max(row))]
+
+
+def test_predictions_read_the_input_as_they_go(trained: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tartan_fw.trained import load_trained_model
+
+    monkeypatch.setattr("tartan_fw.trained.PREDICTION_CHUNK", 2)
+    read = []
+
+    def texts():
+        for number in range(1000):
+            read.append(number)
+            yield {"text": "we use the model", "id": number}
+
+    predicted = load_trained_model(trained, torch.device("cpu")).predictions(texts(), batch_size=4)
+    assert next(predicted)["id"] == 0
+    assert len(read) == 8  # one chunk (2 batches of 4) read for the first prediction, not the whole input
+    assert [p["id"] for p in predicted] == list(range(1, 1000)) and len(read) == 1000
+
+
+def test_predict_interrupted_leaves_the_previous_output_and_no_partial_file(
+    trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tartan_fw.trained import TrainedModel
+
+    monkeypatch.setattr("tartan_fw.trained.PREDICTION_CHUNK", 1)
+    whole = TrainedModel.probabilities
+    calls = []
+
+    def interrupted(self: TrainedModel, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return whole(self, *args, **kwargs)
+
+    monkeypatch.setattr(TrainedModel, "probabilities", interrupted)
+    test_file = trained.parent / "data" / "tiny" / "test.jsonl"
+    output = tmp_path / "out" / "predicted.jsonl"
+    output.parent.mkdir()
+    output.write_text("earlier predictions\n")
+    result = invoke("predict", str(trained), str(test_file), "-o", str(output), "--batch-size", "4", "--quiet")
+    assert result.exit_code != 0 and len(calls) == 3
+    assert output.read_text() == "earlier predictions\n" and list(output.parent.iterdir()) == [output]
+
+
+def test_export_draws_no_progress_bar_off_a_terminal(trained: Path, tmp_path: Path) -> None:
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.enable_progress_bar()  # as in a fresh process, where transformers draws its bars
+    result = invoke("export", str(trained), str(tmp_path / "exported"))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [f"{tmp_path / 'exported'}: BertForSequenceClassification, 3 labels"]

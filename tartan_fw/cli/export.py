@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tartan_fw.cli.app import cli, fail_cleanly
+from tartan_fw.cli.app import cli, data_progress, fail_cleanly
 
 
 @cli.command()
@@ -21,6 +21,7 @@ def export(obj: dict, run_dir: str, out_dir: str) -> None:
 
     from tartan_fw.trained import check_export_target, export_model, load_trained_model
 
+    data_progress(True)  # transformers' "Writing model shards" bar on a terminal only
     check_export_target(Path(out_dir))
     model = load_trained_model(Path(run_dir), torch.device("cpu"), obj["include"])
     written = export_model(model, Path(out_dir))

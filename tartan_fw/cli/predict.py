@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import click
 
@@ -15,22 +15,27 @@ from tartan_fw.data.readers.jsonl_classification import json_records
 from tartan_fw.errors import DataError, TartanError
 
 
-def read_records(path: Path) -> list[dict[str, Any]]:
-    """Every JSON object of the file, each with a string ``text``; the first bad line is an error."""
+def records(path: Path) -> Iterator[dict[str, Any]]:
+    """Every JSON object of the file, each with a string ``text``, read as they are asked for; the first bad line
+    is an error."""
     if not path.exists():
         raise DataError(f"{path}: input file not found")
-    records = []
     try:
         for number, record in json_records(path, "a string 'text' field"):
             if not isinstance(record.get("text"), str):
                 raise DataError(f"{path}:{number}: expected a JSON object with a string 'text' field")
-            records.append(record)
+            yield record
     except UnicodeDecodeError as err:
         raise DataError(f"{path}:{_first_undecodable_line(path)}: not UTF-8 text ({err.reason}); re-save the file "
                         f"as UTF-8") from err
-    if not records:
+
+
+def count_records(path: Path) -> int:
+    """The file's texts, every line checked before anything is predicted or written (also the progress bar's total)."""
+    count = sum(1 for _ in records(path))
+    if not count:
         raise DataError(f"{path}: no texts to predict")
-    return records
+    return count
 
 
 def check_output(output: Path, input_file: Path, run_dir: Path) -> None:
@@ -61,33 +66,36 @@ def predict(obj: dict, run_dir: str, input_file: str, output: str | None, batch_
     """Label RUN_DIR's end-task for each line of INPUT_FILE (JSONL with a 'text' field).
 
     Each output line is the input object plus 'prediction' (the most probable label) and
-    'probabilities' (label to probability). The output file is written only once every line is
-    predicted, so a failure leaves no partial file.
+    'probabilities' (label to probability). The input is checked whole first, then read, predicted
+    and written a few thousand lines at a time, so memory does not grow with it; the output file is
+    written beside its place and renamed once complete, so a failure or an interruption leaves no
+    partial file.
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from tartan_fw.experiment import resolve_device
     from tartan_fw.trained import load_trained_model
-    from tartan_fw.common.files import atomic_write_text
+    from tartan_fw.common.files import atomic_write
 
     data_progress(not quiet)
-    records = read_records(Path(input_file))
+    source = Path(input_file)
+    total = count_records(source)
     if output:
-        check_output(Path(output), Path(input_file), Path(run_dir))  # before predicting everything
+        check_output(Path(output), source, Path(run_dir))  # before predicting everything
     model = load_trained_model(Path(run_dir), resolve_device(device), obj["include"])
     columns = (TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True),
                   disable=quiet or not sys.stderr.isatty(), transient=True) as progress:
-        job = progress.add_task("predict", total=len(records))
-        probabilities = model.probabilities([r["text"] for r in records], batch_size,
-                                            lambda n: progress.advance(job, n))
-    lines = []
-    for record, row in zip(records, probabilities.tolist()):
-        best = max(range(len(row)), key=row.__getitem__)
-        scores = dict(zip(model.labels, row))
-        lines.append(json.dumps({**record, "prediction": model.labels[best], "probabilities": scores}) + "\n")
-    if output:
-        atomic_write_text(Path(output), "".join(lines))
-    else:
-        sys.stdout.write("".join(lines))
+        job = progress.add_task("predict", total=total)
+        predicted = model.predictions(records(source), batch_size, lambda n: progress.advance(job, n))
+        lines = (json.dumps(record) + "\n" for record in predicted)
+        if output:
+            atomic_write(Path(output), lambda out: write_lines(out, lines))
+        else:
+            sys.stdout.writelines(lines)
+
+
+def write_lines(out: Any, lines: Iterable[str]) -> None:
+    for line in lines:
+        out.write(line.encode("utf-8"))

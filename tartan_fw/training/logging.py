@@ -6,20 +6,38 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Protocol
 
 from tartan_fw.common.files import storage_errors
 
 
+class ScalarSubscriber(Protocol):
+    """What the logger passes scalars on to: a tracker (``training/trackers/base.py``)."""
+
+    def log_scalars(self, values: dict[str, float], step: int) -> None: ...
+
+
 class RunLogger:
-    """Discards everything; the base for real loggers and the logger of non-zero ranks."""
+    """Writes nothing itself (the logger of non-zero ranks, and of a run without TensorBoard); the base for
+    real loggers. Every scalar also goes to the subscribed trackers, under the same tag: the one source of
+    the run's curves, so TensorBoard and a tracker cannot name them differently."""
+
+    def __init__(self) -> None:
+        self.subscribers: list[ScalarSubscriber] = []
+
+    def subscribe(self, subscriber: ScalarSubscriber) -> None:
+        self.subscribers.append(subscriber)
 
     def scalar(self, tag: str, value: float, step: int) -> None:
-        pass
+        self.scalars({tag: value}, step)
 
     def scalars(self, values: dict[str, float], step: int) -> None:
-        for tag, value in values.items():
-            self.scalar(tag, value, step)
+        self.write_scalars(values, step)
+        for subscriber in self.subscribers:
+            subscriber.log_scalars(values, step)
+
+    def write_scalars(self, values: dict[str, float], step: int) -> None:
+        pass
 
     def text(self, tag: str, text: str) -> None:
         pass
@@ -41,6 +59,7 @@ class TensorBoardLogger(RunLogger):
     def __init__(self, directory: Path, config: dict[str, Any], purge_step: Optional[int] = None) -> None:
         """``purge_step``: a resumed run continues the event files, hiding the events from this step on
         that the interrupted run wrote after its last checkpoint."""
+        super().__init__()
         self.directory, self.config, self.purge_step = directory, config, purge_step
         self._writer: Any = None
 
@@ -55,9 +74,10 @@ class TensorBoardLogger(RunLogger):
                     self._writer.add_text("config", "```\n" + json.dumps(self.config, indent=2) + "\n```")
         return self._writer
 
-    def scalar(self, tag: str, value: float, step: int) -> None:
+    def write_scalars(self, values: dict[str, float], step: int) -> None:
         with storage_errors(self.directory):
-            self.writer.add_scalar(tag, value, step)
+            for tag, value in values.items():
+                self.writer.add_scalar(tag, value, step)
 
     def text(self, tag: str, text: str) -> None:
         with storage_errors(self.directory):

@@ -7,7 +7,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Callable, ClassVar, List, Optional
+from typing import Annotated, Any, Callable, ClassVar, List, Optional, Sequence
 
 import torch
 from torch import nn
@@ -38,6 +38,7 @@ from tartan_fw.training.metrics import class_report, classification_metrics, maj
 from tartan_fw.training.precision import Precision, autocast
 from tartan_fw.training.results import RunMetrics, StageResult
 from tartan_fw.training.stage import LoopSettings, Schedule, Stage
+from tartan_fw.training.trackers import Tracker, tracker_callbacks
 from tartan_fw.weighters import TaskGradient, UniformWeighter, Weighter, WeighterContext
 
 
@@ -136,6 +137,7 @@ class Trainer(Registrable):
     family: ClassVar[str] = "trainer"
     default_implementation: ClassVar[Optional[str]] = "tartan"
     precision: Precision = "fp32"
+    report_to: Sequence[str] = ("tensorboard",)  # where the run's scalars go (training/trackers/)
 
     def fit(self, run: Run) -> RunMetrics:
         raise NotImplementedError
@@ -203,6 +205,10 @@ class TartanTrainer(Trainer):
             (``tartan-fw list callback``; they read the settings above) and before
             ``checkpointing``, so the checkpoint holds their state. The built-ins always run (they
             select the model and keep the run resumable), so they may not be listed.
+        report_to: where the run's scalars, config and final metrics go: ``tensorboard`` (written into the
+            run directory), ``mlflow``, ``wandb`` (optional extras: ``pip install 'tartan-fw[mlflow]'``)
+            or a plugin's tracker (docs/how-to/trackers.md); rank 0 only. The trackers run after the
+            callbacks, one session for the whole run.
     """
 
     def __init__(
@@ -226,6 +232,7 @@ class TartanTrainer(Trainer):
         head_warmup_lr: PositiveFloat = 1e-3,
         precision: Precision = "auto",
         callbacks: Optional[AddedCallbackList] = None,
+        report_to: Optional[List[str]] = None,
     ) -> None:
         self.precision = precision
         self.head_warmup_steps, self.head_warmup_lr = head_warmup_steps, head_warmup_lr
@@ -234,6 +241,8 @@ class TartanTrainer(Trainer):
                                      max_nonfinite_steps, compile)
         self.finetune = finetune
         self.callbacks = stage_callbacks(callbacks or [])
+        self.report_to = ["tensorboard"] if report_to is None else report_to
+        self.trackers = tracker_callbacks(self.report_to)
 
     def warmup_stages(self, run: Run, checks: Optional[list[HeadCheck]] = None) -> list[Stage]:
         """The head warm-up, when a masked-LM head starts untrained (``checks``: measured now when not given)."""
@@ -251,8 +260,20 @@ class TartanTrainer(Trainer):
         return stages
 
     def fit(self, run: Run) -> RunMetrics:
+        """Train and evaluate; the trackers see the whole run, from the first stage to the final metrics."""
+        trackers = [lazy.construct() for lazy in self.trackers]
+        try:
+            metrics = self.train_and_evaluate(run, trackers)
+            for tracker in trackers:
+                tracker.finish(metrics.to_dict())
+            return metrics
+        finally:
+            for tracker in trackers:
+                tracker.end()
+
+    def train_and_evaluate(self, run: Run, trackers: list[Tracker]) -> RunMetrics:
         checks = check_heads(run)
-        progress = self.train_stages(run, checks)
+        progress = self.train_stages(run, checks, trackers)
         journal.info("training done; evaluating the best model on dev and test")
         run.load_best()
         stages = progress.completed
@@ -281,17 +302,21 @@ class TartanTrainer(Trainer):
             selected_on=run.end_task.select_on,
         )
 
-    def loop(self, run: Run, stage: Stage, progress: Optional[Progress] = None) -> "StageLoop":
-        """The loop of ``stage``, continuing from the stages ``progress`` holds as finished."""
+    def loop(self, run: Run, stage: Stage, progress: Optional[Progress] = None,
+             trackers: Sequence[Tracker] = ()) -> "StageLoop":
+        """The loop of ``stage``, continuing from the stages ``progress`` holds as finished; the callbacks are
+        built for it, the ``trackers`` (the run's) come after them."""
         progress = progress or Progress()
         previous = progress.completed[-1] if progress.completed else None
         state = TrainerState(
             stage.name, stage.schedule.max_steps, first_step=previous.steps_total if previous else 0,
             best_score=previous.best_dev_score if previous and previous.best_dev_score is not None else -math.inf,
         )
-        return StageLoop(run, stage, self.settings, [lazy.construct() for lazy in self.callbacks], state, progress)
+        callbacks = [lazy.construct() for lazy in self.callbacks] + list(trackers)
+        return StageLoop(run, stage, self.settings, callbacks, state, progress)
 
-    def train_stages(self, run: Run, checks: Optional[list[HeadCheck]] = None) -> Progress:
+    def train_stages(self, run: Run, checks: Optional[list[HeadCheck]] = None,
+                     trackers: Sequence[Tracker] = ()) -> Progress:
         """Each stage in turn; a resumed run skips the finished ones and continues from its checkpoint.
 
         A stage after one that evaluated starts from the best checkpoint; after a head warm-up, from
@@ -302,7 +327,7 @@ class TartanTrainer(Trainer):
         resumed = run.checkpoint.load() if run.resume and run.checkpoint.exists() else None
         progress = Progress.from_state(resumed[1]["progress"]) if resumed else Progress()
         for stage in self.stages(run, checks)[len(progress.completed):]:
-            loop = self.loop(run, stage, progress)
+            loop = self.loop(run, stage, progress, trackers)
             if resumed is not None:
                 loop.load_state_dict(*resumed)
                 resumed = None
