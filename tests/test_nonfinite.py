@@ -29,7 +29,7 @@ def nan_task(registry: Any) -> None:
 
         def __init__(self, body: Body, data_root: DataRoot, seed: int, name: str, corpus: str, batch_size: int = 4,
                      nan_steps: List[int] = ()) -> None:
-            super().__init__(body, data_root, seed, name, corpus, batch_size=batch_size)
+            super().__init__(body=body, data_root=data_root, seed=seed, name=name, corpus=corpus, batch_size=batch_size)
             self.nan_steps = set(nan_steps)
             self.steps = 0
 

@@ -376,8 +376,8 @@ def test_each_package_registers_its_own_components_without_the_experiment_module
     )
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert shown.stdout.splitlines() == [
-        "['pretrain', 'tartan'] ['checkpointing', 'evaluation', 'interruption', 'nonfinite', 'progress_lines', "
-        "'scalars'] False",
+        "['pretrain', 'tartan'] ['checkpointing', 'evaluation', 'interruption', 'mlflow', 'nonfinite', "
+        "'progress_lines', 'scalars', 'wandb'] False",
         "False",
     ]
 
@@ -451,7 +451,7 @@ def test_pretrain_inherits_the_tartan_trainers_ranges_and_refuses_what_it_fixes(
         "trainer.eval_every: unknown parameter for trainer 'pretrain' (did you mean 'log_every'? accepted: "
         "accumulation_steps, callbacks, "
         "checkpoint_every, compile, head_warmup_lr, head_warmup_steps, log_every, lr, max_grad_norm, "
-        "max_nonfinite_steps, max_steps, precision, warmup_fraction, weight_decay)",
+        "max_nonfinite_steps, max_steps, precision, report_to, warmup_fraction, weight_decay)",
         "trainer.lr: must be a finite number above 0, got -0.0001",
         "trainer.max_steps: must be at least 1, got 0",
     ]

@@ -36,7 +36,7 @@ running /run/munge/munged.pid || runuser -u munge -- munged
 chown mysql:mysql /run/mysqld
 [[ -d /var/lib/mysql/mysql ]] || mariadb-install-db --user=mysql --datadir=/var/lib/mysql >/dev/null
 if ! running /run/mysqld/mysqld.pid; then
-    mariadbd --user=mysql --datadir=/var/lib/mysql --socket=/run/mysqld/mysqld.sock \
+    setsid mariadbd --user=mysql --datadir=/var/lib/mysql --socket=/run/mysqld/mysqld.sock \
         --pid-file=/run/mysqld/mysqld.pid >>"$LOGS/mariadb.log" 2>&1 &
 fi
 for _ in $(seq 60); do mariadb -e 'select 1' >/dev/null 2>&1 && break; sleep 0.5; done
